@@ -1,0 +1,698 @@
+"""Benchmark buildsys against make and ninja on identical workloads.
+
+Method
+------
+One run of this script writes every workload into a fresh temporary directory
+and times the same builds three ways: ``buildsys build`` (run as a subprocess
+through its console script, so it runs from whatever virtualenv it is installed
+in), ``make -j N -f Makefile`` and, when it is on PATH, ``ninja -j N -C DIR``.
+Each tool gets its own directory and its own copy of the build description, and
+every build runs the very same argv under every tool.  Repetitions are
+interleaved (buildsys, make, ninja, buildsys, make, ...) after one untimed
+warm-up run of each, so that drift in the machine's load spreads over all
+tools; each figure is the median of the repetitions.
+
+Workloads
+---------
+``sleep``
+    64 independent builds of ``bash job.sh STAMP 0.1`` at ``-j 8``.  ``job.sh``
+    writes the time to ``STAMP.start``, sleeps 0.1 s, then writes it to
+    ``STAMP.end``, with bash's ``$EPOCHREALTIME`` so that a time stamp costs no
+    process (where bash lacks it, ``sh`` runs the script and ``date +%s.%N``
+    gives the time; where ``date`` has no ``%N`` either, the stamp files'
+    modification times are read).  Figures: the wall time of the whole tool
+    process; the scheduling efficiency ``ideal / (last end - first start)``
+    from the builds' own time stamps, where ``ideal = 64 * 0.1 / 8 = 0.8 s``;
+    and the packing ``sum(end - start) / 8 / (last end - first start)``, which
+    leaves out the time a build spends inside itself (starting ``sleep``) and
+    so isolates the gaps the orchestrator leaves between builds.
+``true``
+    2000 independent builds of ``true`` at ``-j 2``.  Figure: wall time of the
+    whole process divided by 2000, i.e. the orchestrator's cost per build.
+``startup``
+    ``buildsys --version`` and ``buildsys list -f FILE`` on a 100-build file,
+    next to ``python -c pass`` and ``python -c "import subprocess, argparse,
+    tomllib, threading, json"`` (the standard library an orchestrator needs)
+    run by the interpreter that runs buildsys.  Figure: the median of N runs.
+
+The environment handed to every tool is the caller's, less the variables that
+make a tool behave differently on CI or inside another make (``CI``,
+``GITHUB_ACTIONS``, ``MAKEFLAGS``, ``BUILDSYS_*``...).  buildsys runs with
+``--progress none`` (dropped if this version rejects it) and no
+``--report-json``.
+
+Ratios are ``tool / make``.  Targets (printed beside the figures, checked
+against buildsys only): sleep efficiency >= 0.97 and wall <= 1.10x make; true
+<= 1.5x make per build; ``--version`` < 60 ms; ``list`` < 150 ms.
+
+Usage: ``python benchmarks/bench.py [--quick] [--only sleep,true,startup]
+[--json PATH] [--buildsys PATH]``; ``--check`` exits 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+WORKLOADS = ("sleep", "true", "startup")
+BUILDSYS = "buildsys"
+MAKE = "make"
+NINJA = "ninja"
+
+SLEEP_BUILDS = 64
+SLEEP_SECONDS = 0.1
+SLEEP_JOBS = 8
+TRUE_BUILDS = 2000
+TRUE_JOBS = 2
+LIST_BUILDS = 100
+ORCHESTRATOR_IMPORTS = "import subprocess, argparse, tomllib, threading, json"
+
+# Variables that make a tool (or its console/reporting layer) behave differently
+# from an interactive run on a developer's machine.
+ODD_VARIABLES = (
+    "CI",
+    "CONTINUOUS_INTEGRATION",
+    "GITHUB_ACTIONS",
+    "GITLAB_CI",
+    "BUILDKITE",
+    "CIRCLECI",
+    "TRAVIS",
+    "JENKINS_URL",
+    "TF_BUILD",
+    "TEAMCITY_VERSION",
+    "FORCE_COLOR",
+    "NO_COLOR",
+    "MAKEFLAGS",
+    "MFLAGS",
+    "MAKELEVEL",
+    "MAKEFILES",
+    "GNUMAKEFLAGS",
+    "PYTHONDEVMODE",
+    "PYTHONTRACEMALLOC",
+    "PYTHONPROFILEIMPORTTIME",
+    "PYTHONASYNCIODEBUG",
+    "PYTHONWARNINGS",
+)
+
+# Run by bash where it has $EPOCHREALTIME (no process spawned for a time stamp),
+# else by sh, where each time stamp costs a `date` process.
+JOB_SCRIPT = """\
+# usage: job.sh STAMP SECONDS -- records start and end times around a sleep
+echo "${EPOCHREALTIME:-$(date +%s.%N)}" > "$1.start"
+sleep "$2"
+echo "${EPOCHREALTIME:-$(date +%s.%N)}" > "$1.end"
+"""
+
+
+# --------------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True)
+class Target:
+    """A goal for a figure: ``value`` (or ``ratio`` to make) ``op`` ``bound``."""
+
+    text: str
+    op: str
+    bound: float
+    on: str = "value"
+
+    def met(self, value: float | None, ratio: float | None) -> bool | None:
+        subject = ratio if self.on == "ratio" else value
+        if subject is None:
+            return None
+        if self.op == "<":
+            return subject < self.bound
+        if self.op == "<=":
+            return subject <= self.bound
+        return subject >= self.bound
+
+
+@dataclass
+class Figure:
+    """One measured figure: the median of ``samples``."""
+
+    workload: str
+    tool: str
+    metric: str
+    unit: str
+    samples: list[float]
+    ratio: float | None = None
+    target: Target | None = None
+
+    @property
+    def value(self) -> float:
+        return statistics.median(self.samples)
+
+    @property
+    def met(self) -> bool | None:
+        return None if self.target is None else self.target.met(self.value, self.ratio)
+
+    def as_json(self) -> dict[str, object]:
+        data = asdict(self)
+        data["value"] = self.value
+        data["target"] = None if self.target is None else self.target.text
+        data["met"] = self.met
+        return data
+
+
+@dataclass(frozen=True)
+class Build:
+    """One build: a name and the argv every tool runs for it."""
+
+    name: str
+    argv: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """How one tool runs one workload."""
+
+    tool: str
+    argv: tuple[str, ...]
+    cwd: Path
+    before: Callable[[], None] = lambda: None
+    after: Callable[[], dict[str, float]] = dict
+
+
+class ToolError(RuntimeError):
+    """A tool exited non-zero or did not run every build."""
+
+    def __init__(self, argv: Sequence[str], cwd: Path, detail: str) -> None:
+        self.command = f"(cd {shlex.quote(str(cwd))} && {shlex.join(argv)})"
+        super().__init__(f"{self.command}\n{detail}")
+
+
+@dataclass
+class Bench:
+    """Settings and shared state of one benchmark run."""
+
+    root: Path
+    buildsys: Path
+    python: Path
+    env: dict[str, str]
+    peers: dict[str, str]
+    repeat: int
+    startup_runs: int
+    progress: list[str] | None = None
+    probe_error: ToolError | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------- processes
+
+
+def clean_env() -> dict[str, str]:
+    """The caller's environment without CI markers or inherited make state."""
+    env = {k: v for k, v in os.environ.items() if k not in ODD_VARIABLES}
+    return {k: v for k, v in env.items() if not k.startswith("BUILDSYS_")}
+
+
+def run_timed(argv: Sequence[str], cwd: Path, env: dict[str, str]) -> float:
+    """Run ``argv`` to completion; return its wall time in seconds."""
+    start = time.perf_counter()
+    proc = subprocess.run(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        check=False,
+    )
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        tail = proc.stdout.decode(errors="replace")[-3000:]
+        raise ToolError(argv, cwd, f"exit code {proc.returncode}; output (tail):\n{tail}")
+    return elapsed
+
+
+def interpreter_of(script: Path) -> Path:
+    """The Python that runs a console script (its shebang), else this one."""
+    try:
+        with script.open("rb") as handle:
+            first = handle.readline().decode(errors="replace").strip()
+    except OSError:
+        return Path(sys.executable)
+    if first.startswith("#!") and "python" in Path(first[2:].split()[0]).name:
+        return Path(first[2:].split()[0])
+    return Path(sys.executable)
+
+
+def tool_version(argv: Sequence[str], env: dict[str, str]) -> str:
+    try:
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    except OSError as exc:
+        return f"unavailable ({exc})"
+    lines = (proc.stdout or proc.stderr).strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        return f"unavailable (`{shlex.join(argv)}` exit {proc.returncode})"
+    return lines[0]
+
+
+def usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS
+        return os.cpu_count() or 1
+
+
+# ------------------------------------------------------------- build descriptions
+
+
+def toml_string(text: str) -> str:
+    return json.dumps(text)  # a JSON string is a valid TOML basic string
+
+
+def write_builds_toml(directory: Path, builds: Sequence[Build]) -> Path:
+    lines = []
+    for build in builds:
+        command = ", ".join(toml_string(arg) for arg in build.argv)
+        lines += [f"[builds.{build.name}]", 'platform = "command"', f"command = [{command}]", ""]
+    path = directory / "builds.toml"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def write_makefile(directory: Path, builds: Sequence[Build]) -> Path:
+    names = " ".join(build.name for build in builds)
+    lines = [f".PHONY: all {names}", f"all: {names}", ""]
+    for build in builds:
+        lines += [f"{build.name}:", "\t" + shlex.join(build.argv).replace("$", "$$"), ""]
+    path = directory / "Makefile"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def write_build_ninja(directory: Path, builds: Sequence[Build]) -> Path:
+    # Outputs are never created, so ninja runs every build on every invocation.
+    lines = ["rule run", "  command = $cmd", ""]
+    for build in builds:
+        lines += [
+            f"build {build.name}: run",
+            "  cmd = " + shlex.join(build.argv).replace("$", "$$"),
+        ]
+    lines += ["", "build all: phony " + " ".join(build.name for build in builds), "default all", ""]
+    path = directory / "build.ninja"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def buildsys_progress_args(bench: Bench) -> list[str]:
+    """``["--progress", "none"]`` if this buildsys accepts it, else ``[]``.
+
+    Raises `ToolError` if buildsys cannot build a one-build file at all; the
+    probe runs once per benchmark run.
+    """
+    if bench.progress is not None:
+        return bench.progress
+    if bench.probe_error is not None:
+        raise bench.probe_error
+    probe = bench.root / "probe"
+    probe.mkdir(exist_ok=True)
+    file = write_builds_toml(probe, [Build("probe", ("true",))])
+    base = [str(bench.buildsys), "build", "-f", str(file), "-j", "1"]
+    try:
+        run_timed([*base, "--progress", "none"], probe, bench.env)
+        bench.progress = ["--progress", "none"]
+    except ToolError as with_flag:
+        try:
+            run_timed(base, probe, bench.env)
+        except ToolError:
+            bench.probe_error = with_flag
+            bench.errors.append(f"buildsys cannot build (probe of a 1-build file):\n{with_flag}")
+            raise with_flag from None
+        bench.notes.append(f"--progress none was rejected; ran without it:\n{with_flag}")
+        bench.progress = []
+    return bench.progress
+
+
+def invocations(
+    bench: Bench,
+    workload: str,
+    jobs: int,
+    builds_for: Callable[[Path], list[Build]],
+    after_for: Callable[[Path, list[Build]], Callable[[], dict[str, float]]],
+) -> list[Invocation]:
+    """Write the workload for every tool; return how to run each."""
+    result = []
+    for tool in (BUILDSYS, *bench.peers):
+        directory = bench.root / workload / tool
+        directory.mkdir(parents=True)
+        builds = builds_for(directory)
+        if tool == BUILDSYS:
+            file = write_builds_toml(directory, builds)
+            argv = [str(bench.buildsys), "build", "-f", str(file), "-j", str(jobs)]
+            try:
+                argv += buildsys_progress_args(bench)
+            except ToolError:
+                bench.failed.append((workload, BUILDSYS))
+                continue
+        elif tool == MAKE:
+            write_makefile(directory, builds)
+            argv = [bench.peers[MAKE], "-j", str(jobs), "-f", "Makefile"]
+        else:
+            write_build_ninja(directory, builds)
+            argv = [bench.peers[NINJA], "-j", str(jobs), "-C", str(directory)]
+        stamps = directory / "stamps"
+        result.append(
+            Invocation(
+                tool,
+                tuple(argv),
+                directory,
+                before=lambda stamps=stamps: reset_dir(stamps),
+                after=after_for(stamps, builds),
+            )
+        )
+    return result
+
+
+def reset_dir(directory: Path) -> None:
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+
+
+# ---------------------------------------------------------------------- measuring
+
+
+def measure(
+    bench: Bench, workload: str, runs: Sequence[Invocation], repeat: int
+) -> dict[str, dict[str, list[float]]]:
+    """Warm up, then run every invocation ``repeat`` times, interleaved.
+
+    Returns ``{tool: {metric: samples}}``; the metric ``wall`` is always there.
+    A tool that fails is reported in ``bench.errors`` and left out.
+    """
+    samples: dict[str, dict[str, list[float]]] = {run.tool: {} for run in runs}
+    live = list(runs)
+    for round_no in range(repeat + 1):
+        for run in list(live):
+            try:
+                run.before()
+                wall = run_timed(run.argv, run.cwd, bench.env)
+                metrics = {"wall": wall, **run.after()}
+            except ToolError as exc:
+                bench.errors.append(f"{run.tool} failed:\n{exc}")
+                bench.failed.append((workload, run.tool))
+                live.remove(run)
+                samples.pop(run.tool)
+                continue
+            if round_no == 0:
+                continue  # warm-up
+            for metric, value in metrics.items():
+                samples[run.tool].setdefault(metric, []).append(value)
+    return samples
+
+
+def figures_with_ratios(
+    workload: str,
+    samples: dict[str, dict[str, list[float]]],
+    metric: str,
+    unit: str,
+    scale: float,
+    target: Target | None,
+) -> list[Figure]:
+    """One figure per tool for ``metric`` (values multiplied by ``scale``)."""
+    figures = [
+        Figure(workload, tool, metric, unit, [v * scale for v in metrics[metric]])
+        for tool, metrics in samples.items()
+        if metric in metrics
+    ]
+    make = next((f for f in figures if f.tool == MAKE), None)
+    for figure in figures:
+        if make is not None and make.value > 0:
+            figure.ratio = figure.value / make.value
+        if figure.tool == BUILDSYS:
+            figure.target = target
+    return figures
+
+
+# ---------------------------------------------------------------------- workloads
+
+
+def read_stamp(path: Path) -> float:
+    text = path.read_text().strip()
+    try:
+        return float(text)
+    except ValueError:  # BSD date has no %N: fall back to the file's mtime
+        return path.stat().st_mtime_ns / 1e9
+
+
+def efficiency_reader(stamps: Path, builds: list[Build]) -> Callable[[], dict[str, float]]:
+    def read() -> dict[str, float]:
+        try:
+            starts = [read_stamp(stamps / f"{b.name}.start") for b in builds]
+            ends = [read_stamp(stamps / f"{b.name}.end") for b in builds]
+        except OSError as exc:
+            raise ToolError(["(time stamps)"], stamps, f"not every build ran: {exc}") from exc
+        span = max(ends) - min(starts)
+        ideal = len(builds) * SLEEP_SECONDS / SLEEP_JOBS
+        busy = sum(end - start for start, end in zip(starts, ends, strict=True)) / SLEEP_JOBS
+        return {"efficiency": ideal / span, "packing": busy / span, "span": span}
+
+    return read
+
+
+def job_shell(env: dict[str, str]) -> str:
+    """``bash`` if it has ``$EPOCHREALTIME`` (bash 5), else ``sh``."""
+    bash = shutil.which("bash", path=env.get("PATH"))
+    if bash:
+        probe = [bash, "-c", 'echo "$EPOCHREALTIME"']
+        out = subprocess.run(probe, capture_output=True, text=True, check=False).stdout
+        if out.strip():
+            return "bash"
+    return "sh"
+
+
+def bench_sleep(bench: Bench) -> list[Figure]:
+    job = bench.root / "job.sh"
+    job.write_text(JOB_SCRIPT)
+    shell = job_shell(bench.env)
+    bench.notes.append(f"sleep: each build runs `{shell} job.sh STAMP {SLEEP_SECONDS}`")
+
+    def builds_for(directory: Path) -> list[Build]:
+        stamps = directory / "stamps"
+        return [
+            Build(f"b{i:02d}", (shell, str(job), str(stamps / f"b{i:02d}"), str(SLEEP_SECONDS)))
+            for i in range(SLEEP_BUILDS)
+        ]
+
+    runs = invocations(bench, "sleep", SLEEP_JOBS, builds_for, efficiency_reader)
+    samples = measure(bench, "sleep", runs, bench.repeat)
+    return [
+        *figures_with_ratios(
+            "sleep", samples, "wall", "s", 1.0, Target("<= 1.10x make", "<=", 1.10, "ratio")
+        ),
+        *figures_with_ratios(
+            "sleep", samples, "efficiency", "", 1.0, Target(">= 0.97", ">=", 0.97)
+        ),
+        *figures_with_ratios("sleep", samples, "packing", "", 1.0, None),
+    ]
+
+
+def bench_true(bench: Bench) -> list[Figure]:
+    def builds_for(_directory: Path) -> list[Build]:
+        return [Build(f"b{i:04d}", ("true",)) for i in range(TRUE_BUILDS)]
+
+    runs = invocations(bench, "true", TRUE_JOBS, builds_for, lambda _s, _b: dict)
+    samples = measure(bench, "true", runs, bench.repeat)
+    target = Target("<= 1.5x make", "<=", 1.5, "ratio")
+    return figures_with_ratios("true", samples, "wall", "us/build", 1e6 / TRUE_BUILDS, target)
+
+
+def bench_startup(bench: Bench) -> list[Figure]:
+    directory = bench.root / "startup"
+    directory.mkdir()
+    file = write_builds_toml(directory, [Build(f"b{i:03d}", ("true",)) for i in range(LIST_BUILDS)])
+    python, buildsys = str(bench.python), str(bench.buildsys)
+    cases = [
+        ("python -c pass", [python, "-c", "pass"], None),
+        ("python + orchestrator stdlib", [python, "-c", ORCHESTRATOR_IMPORTS], None),
+        ("python -c 'import buildsys'", [python, "-c", "import buildsys"], None),
+        ("buildsys --version", [buildsys, "--version"], Target("< 60 ms", "<", 60.0)),
+        (
+            f"buildsys list ({LIST_BUILDS} builds)",
+            [buildsys, "list", "-f", str(file)],
+            Target("< 150 ms", "<", 150.0),
+        ),
+    ]
+    runs = [Invocation(name, tuple(argv), directory) for name, argv, _ in cases]
+    samples = measure(bench, "startup", runs, bench.startup_runs)
+    figures = []
+    for name, _argv, target in cases:
+        if name in samples:
+            ms = [s * 1000 for s in samples[name]["wall"]]
+            figures.append(Figure("startup", name, "wall", "ms", ms, target=target))
+    return figures
+
+
+RUNNERS: dict[str, Callable[[Bench], list[Figure]]] = {
+    "sleep": bench_sleep,
+    "true": bench_true,
+    "startup": bench_startup,
+}
+
+
+# ----------------------------------------------------------------------- reporting
+
+
+def format_value(figure: Figure) -> str:
+    value = figure.value
+    if figure.unit == "s":
+        return f"{value:.3f} s"
+    if figure.unit == "ms":
+        return f"{value:.1f} ms"
+    if figure.unit == "us/build":
+        return f"{value:.0f} us/build"
+    return f"{value:.3f}"
+
+
+def format_met(met: bool | None) -> str:
+    return "-" if met is None else ("yes" if met else "NO")
+
+
+def describe(figure: Figure) -> str:
+    metric = "" if figure.metric == "wall" and figure.unit != "s" else f"{figure.metric} "
+    return f"{metric}{format_value(figure)}"
+
+
+def print_figures(figures: Sequence[Figure]) -> None:
+    for figure in figures:
+        ratio = "" if figure.ratio is None else f"  ({figure.ratio:.2f}x make)"
+        spread = f"  [min {min(figure.samples):.4g}, max {max(figure.samples):.4g}]"
+        print(f"  {figure.workload:<8} {figure.tool:<30} {describe(figure)}{ratio}{spread}")
+    sys.stdout.flush()
+
+
+def print_table(figures: Sequence[Figure], failed: Sequence[tuple[str, str]]) -> None:
+    header = ("workload", "tool", "figure", "ratio to make", "target", "met?")
+    rows = [
+        (
+            f.workload,
+            f.tool,
+            describe(f),
+            "-" if f.ratio is None else f"{f.ratio:.2f}x",
+            "-" if f.target is None else f.target.text,
+            format_met(f.met),
+        )
+        for f in figures
+    ]
+    rows += [(workload, tool, "FAILED (see below)", "-", "-", "NO") for workload, tool in failed]
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    line = " | ".join("{:<%d}" % w for w in widths)  # noqa: UP031
+    print()
+    print(line.format(*header))
+    print("-+-".join("-" * w for w in widths))
+    for row in rows:
+        print(line.format(*row))
+
+
+def machine_info(bench: Bench) -> dict[str, object]:
+    bench.versions[BUILDSYS] = tool_version([str(bench.buildsys), "--version"], bench.env)
+    for tool, path in bench.peers.items():
+        bench.versions[tool] = tool_version([path, "--version"], bench.env)
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "platform": platform.platform(),
+        "usable_cpus": usable_cpus(),
+        "python": str(bench.python),
+        "buildsys": str(bench.buildsys),
+        "versions": bench.versions,
+        "repeat": bench.repeat,
+        "startup_runs": bench.startup_runs,
+    }
+
+
+# ---------------------------------------------------------------------------- main
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--buildsys", default=shutil.which("buildsys"), help="console script")
+    parser.add_argument("--only", default=",".join(WORKLOADS), help="comma-separated workloads")
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--repeat", type=int, help="runs per workload (default 5, quick 2)")
+    parser.add_argument("--startup-runs", type=int, help="runs per start-up case (20, quick 5)")
+    parser.add_argument("--json", type=Path, help="write every figure and sample here")
+    parser.add_argument("--keep", action="store_true", help="keep the generated workloads")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
+    args = parser.parse_args(argv)
+    args.only = [w.strip() for w in args.only.split(",") if w.strip()]
+    unknown = sorted(set(args.only) - set(WORKLOADS))
+    if unknown:
+        parser.error(
+            f"unknown workload(s) {', '.join(unknown)}; choose from {', '.join(WORKLOADS)}"
+        )
+    if not args.buildsys:
+        parser.error("buildsys is not on PATH; pass --buildsys PATH")
+    args.repeat = args.repeat or (2 if args.quick else 5)
+    args.startup_runs = args.startup_runs or (5 if args.quick else 20)
+    return args
+
+
+def run_workloads(bench: Bench, names: Sequence[str]) -> list[Figure]:
+    figures: list[Figure] = []
+    for name in names:
+        print(f"[{name}]", flush=True)
+        try:
+            new = RUNNERS[name](bench)
+        except ToolError as exc:
+            bench.errors.append(f"{name}: {exc}")
+            new = []
+        print_figures(new)
+        figures += new
+    return figures
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    buildsys = Path(args.buildsys).absolute()
+    peers = {tool: path for tool in (MAKE, NINJA) if (path := shutil.which(tool))}
+    root = Path(tempfile.mkdtemp(prefix="buildsys-bench-"))
+    bench = Bench(
+        root, buildsys, interpreter_of(buildsys), clean_env(), peers, args.repeat, args.startup_runs
+    )
+    info = machine_info(bench)
+    versions = "; ".join(f"{tool}: {v}" for tool, v in bench.versions.items())
+    print(f"{buildsys}\n{versions}\n{usable_cpus()} usable CPUs; {bench.repeat} runs per workload,")
+    print(f"{bench.startup_runs} per start-up case; work in {root}", flush=True)
+    try:
+        figures = run_workloads(bench, args.only)
+    finally:
+        if args.keep:
+            print(f"workloads kept in {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    print_table(figures, bench.failed)
+    for note in bench.notes:
+        print(f"note: {note}")
+    for error in bench.errors:
+        print(f"\nERROR: {error}", file=sys.stderr)
+    if args.json:
+        data = {
+            "machine": info,
+            "figures": [f.as_json() for f in figures],
+            "notes": bench.notes,
+            "errors": bench.errors,
+        }
+        args.json.write_text(json.dumps(data, indent=2) + "\n")
+    missed = any(f.met is False for f in figures)
+    return 1 if bench.errors or (args.check and missed) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""Developer sessions: `nox -s tests`, `nox -s lint`, `nox -s build_all`, `nox -s bench`."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests", "lint"]
+nox.options.default_venv_backend = "venv"
+
+EXAMPLE = "examples/app/builds.toml"
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite."""
+    session.install("-e", ".[test]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff and mypy --strict."""
+    session.install("-e", ".[lint]")
+    session.run("ruff", "check", ".")
+    session.run("mypy", "--strict", "src")
+
+
+@nox.session
+def build_all(session: nox.Session) -> None:
+    """Build every build of the example project (`-- ARGS` go to buildsys build)."""
+    session.install(".")
+    # buildsys shuts its builds down cleanly on Ctrl-C; nox must wait for that
+    # instead of killing it 0.3 s after the signal.
+    session.run("buildsys", "-f", EXAMPLE, "build", *session.posargs, interrupt_timeout=None)
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Compare buildsys with make -j (and ninja) on the same workloads; not part of CI."""
+    session.install(".")
+    session.run("python", "benchmarks/bench.py", *session.posargs, interrupt_timeout=None)

@@ -1,0 +1,101 @@
+"""buildsys: build one project for several platforms from one builds.toml.
+
+The public API is listed in `__all__`. Names are imported on first use, so that
+`buildsys --version` and plugins that only need `hookimpl` start fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import BuildConfig, Config, RunSettings, load_config
+    from .context import BuildContext, CommandResult, current_context
+    from .engine import run
+    from .errors import BuildFailed, ConfigError, UsageError
+    from .host import Host
+    from .hooks import hookimpl, hookspec
+    from .registry import PlatformRegistry
+    from .results import BuildError, BuildResult, ExecutionResult, Status
+    from .scheduler import Job, ParallelExecutor
+    from .spec import BuildSpec
+
+__all__ = [
+    "BuildConfig",
+    "BuildContext",
+    "BuildError",
+    "BuildFailed",
+    "BuildResult",
+    "BuildSpec",
+    "CommandResult",
+    "Config",
+    "ConfigError",
+    "ExecutionResult",
+    "Host",
+    "Job",
+    "ParallelExecutor",
+    "PlatformRegistry",
+    "RunSettings",
+    "Status",
+    "UsageError",
+    "__version__",
+    "current_context",
+    "hookimpl",
+    "hookspec",
+    "load_config",
+    "run",
+]
+
+_WHERE = {
+    "BuildConfig": "config",
+    "BuildContext": "context",
+    "BuildError": "results",
+    "BuildFailed": "errors",
+    "BuildResult": "results",
+    "BuildSpec": "spec",
+    "CommandResult": "context",
+    "Config": "config",
+    "ConfigError": "errors",
+    "ExecutionResult": "results",
+    "Host": "host",
+    "Job": "scheduler",
+    "ParallelExecutor": "scheduler",
+    "PlatformRegistry": "registry",
+    "RunSettings": "config",
+    "Status": "results",
+    "UsageError": "errors",
+    "current_context": "context",
+    "hookimpl": "hooks",
+    "hookspec": "hooks",
+    "load_config": "config",
+    "run": "engine",
+}
+
+
+def _version_text() -> str:
+    try:
+        from ._version import __version__ as version
+    except ImportError:  # a source tree that was never built or installed
+        from importlib.metadata import PackageNotFoundError, version as dist_version
+
+        try:
+            return dist_version("buildsys")
+        except PackageNotFoundError:
+            return "0+unknown"
+    return version
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        return _version_text()
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'buildsys' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,182 @@
+"""Finding every process a build started, including ones that left its process group.
+
+A build's commands run in their own session, so signalling the process group
+reaches most of them. A descendant that calls `setsid` (a daemonising tool, a
+test runner's watchdog) leaves that group; on Linux two things still find it:
+
+* every command is started with a per-build token in its environment, which
+  descendants inherit, so `/proc/<pid>/environ` names the build it belongs to;
+* buildsys makes itself a child subreaper, so orphans are re-parented to it
+  instead of init and stay visible in `/proc` until it reaps them.
+
+Orphans re-parented to us are reaped by pid (`waitpid(pid)`), never with
+`waitpid(-1)`, which would steal the exit statuses `subprocess` waits for.
+On other systems only the process group is signalled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+
+__all__ = [
+    "TOKEN_VAR",
+    "enable_subreaper",
+    "find_build_processes",
+    "group_alive",
+    "is_zombie",
+    "reap_orphans",
+    "signal_all",
+    "spawn_lock",
+    "track",
+    "untrack",
+]
+
+TOKEN_VAR = "BUILDSYS_BUILD_TOKEN"
+_PROC = "/proc"
+_PR_SET_CHILD_SUBREAPER = 36
+_IS_LINUX = sys.platform.startswith("linux")
+
+# Held while spawning and while reaping, so an orphan reaper never races a
+# `Popen` whose pid is not yet recorded as ours to wait for.
+spawn_lock = threading.Lock()
+_spawned: set[int] = set()
+_subreaper_state: list[bool] = []
+
+
+def enable_subreaper() -> bool:
+    """Make this process adopt orphaned descendants (Linux only); idempotent."""
+    if _subreaper_state:
+        return _subreaper_state[0]
+    ok = False
+    if _IS_LINUX:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            ok = libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            ok = False
+    _subreaper_state.append(ok)
+    return ok
+
+
+def track(pid: int) -> None:
+    """Record a pid that a `Popen` object owns; call with `spawn_lock` held."""
+    _spawned.add(pid)
+
+
+def untrack(pid: int) -> None:
+    with spawn_lock:
+        _spawned.discard(pid)
+
+
+def _children_of_self() -> list[int]:
+    me = os.getpid()
+    pids: list[int] = []
+    task_dir = f"{_PROC}/{me}/task"
+    try:
+        tasks = os.listdir(task_dir)
+    except OSError:
+        return [pid for pid, ppid in _ppids() if ppid == me]
+    for tid in tasks:
+        try:
+            with open(f"{task_dir}/{tid}/children", "rb") as fh:
+                pids.extend(int(p) for p in fh.read().split())
+        except (OSError, ValueError):
+            return [pid for pid, ppid in _ppids() if ppid == me]
+    return pids
+
+
+def reap_orphans() -> None:
+    """Reap exited orphans that were re-parented to us, one pid at a time."""
+    if not _IS_LINUX:
+        return
+    with spawn_lock:
+        for pid in _children_of_self():
+            if pid in _spawned:
+                continue
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(pid, os.WNOHANG)
+
+
+def _ppids() -> Iterator[tuple[int, int]]:
+    try:
+        entries = os.listdir(_PROC)
+    except OSError:
+        return
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"{_PROC}/{entry}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        # The command name may hold spaces and parentheses: split after the last ')'.
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) > 1:
+            yield int(entry), int(fields[1])
+
+
+def _has_token(pid: int, needle: bytes) -> bool:
+    try:
+        with open(f"{_PROC}/{pid}/environ", "rb") as fh:
+            return needle in b"\0" + fh.read()
+    except OSError:
+        return False
+
+
+def find_build_processes(root_pid: int | None, token: str) -> set[int]:
+    """Live processes that descend from `root_pid` or carry the build's token."""
+    if not _IS_LINUX:
+        return set()
+    me = os.getpid()
+    needle = f"\0{TOKEN_VAR}={token}\0".encode()
+    children: dict[int, list[int]] = {}
+    found: set[int] = set()
+    for pid, ppid in _ppids():
+        children.setdefault(ppid, []).append(pid)
+        if pid != me and _has_token(pid, needle):
+            found.add(pid)
+    stack = [root_pid] if root_pid is not None else []
+    stack.extend(found)
+    while stack:
+        for child in children.get(stack.pop(), ()):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    found.discard(me)
+    return found
+
+
+def signal_all(pgid: int | None, pids: set[int], sig: signal.Signals) -> None:
+    """Send `sig` to a process group and to each pid, ignoring those already gone."""
+    if pgid is not None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, sig)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def is_zombie(pid: int) -> bool:
+    try:
+        with open(f"{_PROC}/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except OSError:
+        return True
+    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] in (b"Z", b"X")

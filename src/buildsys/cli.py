@@ -1,0 +1,390 @@
+"""The command line: parsing, the commands, exit codes and signal handling.
+
+Exit codes, the first that applies: 130 interrupted (SIGINT), 143 terminated
+(SIGTERM), 2 usage or config error (nothing ran), 1 a build failed, timed out
+or was cancelled, or a build named on the command line was skipped, 0
+otherwise. Only this module installs signal handlers: the first SIGINT or
+SIGTERM cancels the run (reports are still written), a second kills every
+build's processes at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+from typing import Any, NoReturn
+
+from .errors import ConfigError, UsageError
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
+
+
+def _duration(text: str) -> float:
+    from .durations import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    from . import _version_text
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-f", "--file", default=argparse.SUPPRESS, metavar="PATH",
+        help="the builds.toml to use (default: ./builds.toml)",
+    )
+    parser = _Parser(
+        prog="buildsys",
+        description="Build one project for several platforms from one builds.toml.",
+        parents=[common],
+    )
+    parser.add_argument("-V", "--version", action="version", version=f"buildsys {_version_text()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    build = sub.add_parser("build", parents=[common], help="run builds (default: all)",
+                           description="Build the named builds and what they depend on. "
+                           "Arguments after `--` go to the named builds.")
+    build.add_argument("names", nargs="*", metavar="NAME", help="builds to run (default: all)")
+    build.add_argument("-j", "--max-concurrency", type=_positive_int, metavar="N",
+                       help="builds at once (default: [run] max-concurrency, else usable CPUs)")
+    build.add_argument("-k", "--keep-going", action="store_true",
+                       help="keep going after a failure (strategy parallel)")
+    build.add_argument("--fail-fast", action="store_true",
+                       help="the first failure cancels the rest (strategy stop-on-failure)")
+    build.add_argument("--timeout", type=_duration, metavar="DURATION",
+                       help="per-build timeout for this run, overriding builds.toml")
+    build.add_argument("--profile", metavar="NAME", help="apply [builds.<name>.profiles.NAME]")
+    build.add_argument("--tag", action="append", default=[], metavar="TAG",
+                       help="select builds with this tag (repeatable)")
+    build.add_argument("--no-cache", action="store_true", help="do not use the build cache")
+    build.add_argument("--dry-run", action="store_true", help="print the plan, run nothing")
+    build.add_argument("--report-json", metavar="PATH", help="write a JSON report")
+    build.add_argument("--junit-xml", metavar="PATH", help="write a JUnit XML report")
+    build.add_argument("--progress", choices=("auto", "rich", "plain", "none"), default="auto",
+                       help="how to show progress (default: auto)")
+    build.add_argument("-v", "--verbose", action="store_true",
+                       help="stream build output, each line prefixed with its build's name")
+
+    listing = sub.add_parser("list", parents=[common], help="list builds and their options")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.add_argument("--profile", metavar="NAME", help="show options with this profile applied")
+
+    plugins = sub.add_parser("plugins", parents=[common],
+                             help="installed plugins, their platforms and toolchain status")
+    plugins.add_argument("--json", action="store_true", help="machine-readable output")
+
+    check = sub.add_parser("check", parents=[common],
+                           help="validate builds.toml and the toolchains; build nothing")
+    check.add_argument("names", nargs="*", metavar="NAME", help="builds to check (default: all)")
+    check.add_argument("--profile", metavar="NAME")
+    check.add_argument("--tag", action="append", default=[], metavar="TAG")
+
+    sub.add_parser("graph", parents=[common], help="the dependency graph, in DOT")
+    return parser
+
+
+def _split_args(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    argv = list(argv)
+    if "--" in argv:
+        i = argv.index("--")
+        return argv[:i], argv[i + 1 :]
+    return argv, []
+
+
+def _err(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    own, extra = _split_args(sys.argv[1:] if argv is None else argv)
+    parser = _parser()
+    args = parser.parse_args(own)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    if extra and args.command != "build":
+        parser.error(f"`--` arguments are only for `build`, not `{args.command}`")
+    args.extra = extra
+    args.file = getattr(args, "file", "builds.toml")
+    try:
+        command = {
+            "build": _cmd_build,
+            "list": _cmd_list,
+            "plugins": _cmd_plugins,
+            "check": _cmd_check,
+            "graph": _cmd_graph,
+        }[args.command]
+        return command(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            _err(f"error: {problem}")
+        count = len(exc.problems)
+        _err(f"buildsys: {count} problem{'s' if count != 1 else ''} in {args.file}; nothing was run")
+        return EXIT_USAGE
+    except UsageError as exc:
+        _err(f"buildsys: error: {exc}")
+        return EXIT_USAGE
+
+
+def _load(args: argparse.Namespace) -> tuple[Any, Any]:
+    from .config import load_config
+    from .plugins import PluginHost
+
+    plugins = PluginHost().load()
+    return load_config(args.file, plugins), plugins
+
+
+# -- build -------------------------------------------------------------------
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from .engine import Run, RunOptions
+
+    if args.keep_going and args.fail_fast:
+        raise UsageError("-k/--keep-going and --fail-fast contradict each other; pick one")
+    strategy = "parallel" if args.keep_going else ("stop-on-failure" if args.fail_fast else None)
+    progress = args.progress
+    if progress in ("auto", "rich"):
+        progress = "plain"
+    config, plugins = _load(args)
+    options = RunOptions(
+        max_concurrency=args.max_concurrency,
+        strategy=strategy,
+        timeout=args.timeout,
+        profile=args.profile,
+        tags=tuple(args.tag),
+        args=tuple(args.extra),
+        cache=False if args.no_cache else None,
+        report_json=args.report_json,
+        junit_xml=args.junit_xml,
+        progress=progress,
+        verbose=args.verbose,
+    )
+    run = Run(config, args.names, options, plugins)
+    plan = run.plan()
+    if args.dry_run:
+        _print_plan(plan)
+        return EXIT_OK
+    return _execute_with_signals(run, plan)
+
+
+def _print_plan(plan: Any) -> None:
+    print(f"plan: {len(plan.specs)} builds, up to {plan.max_concurrency} at a time, "
+          f"strategy {plan.strategy}")
+    for spec in plan.specs:
+        preset = plan.presets.get(spec.name)
+        if preset is None:
+            what = "would run"
+        elif preset.reason:
+            what = f"would be {preset.status.value}: {preset.reason}"
+        else:
+            what = f"would fail: {preset.errors[0].message if preset.errors else ''}"
+        deps = f" after {', '.join(spec.depends_on)}" if spec.depends_on else ""
+        print(f"  {spec.name} ({spec.platform}){deps}: {what}")
+
+
+def _execute_with_signals(run: Any, plan: Any) -> int:
+    outcome: dict[str, Any] = {}
+    received: list[int] = []
+
+    def target() -> None:
+        try:
+            outcome["result"] = run.execute(plan)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
+            outcome["error"] = exc
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        if len(received) == 1:
+            name = signal.Signals(signum).name
+            _err(f"buildsys: {name} received: stopping every build "
+                 "(send it again to kill them at once)")
+            run.cancel(f"interrupted by {name}", interrupted=True)
+        else:
+            run.kill()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    worker = threading.Thread(target=target, name="buildsys-run", daemon=True)
+    try:
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.25)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    for problem in run.plugins.hook_errors:
+        _err(f"buildsys: warning: {problem}")
+    if "error" in outcome:
+        raise outcome["error"]
+    result = outcome["result"]
+    if received:
+        return EXIT_SIGINT if received[0] == signal.SIGINT else EXIT_SIGTERM
+    if not result.ok:
+        return EXIT_FAILED
+    from .results import Status
+
+    named = set(plan.named)
+    if any(r.status is Status.SKIPPED and r.name in named for r in result.results):
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+# -- list, graph ---------------------------------------------------------------
+
+
+def _options_data(options: Any) -> Any:
+    import attrs
+
+    if attrs.has(type(options)):
+        return {k.replace("_", "-"): list(v) if isinstance(v, tuple) else v
+                for k, v in attrs.asdict(options, recurse=True).items()}
+    return dict(options or {})
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    config, _ = _load(args)
+    if args.profile is not None and args.profile not in config.profiles:
+        raise UsageError(f"no build defines profile {args.profile!r}")
+    builds = config.builds_for(args.profile)
+    if args.json:
+        data = [
+            {
+                "name": b.name,
+                "platform": b.platform,
+                "depends_on": list(b.depends_on),
+                "tags": list(b.tags),
+                "profiles": sorted(config.get(b.name).profiles),
+                "cwd": b.cwd,
+                "timeout": b.timeout if b.timeout is not None else config.run.timeout,
+                "retries": b.retries if b.retries is not None else config.run.retries,
+                "requires_os": list(b.requires_os) if b.requires_os is not None else None,
+                "inputs": list(b.inputs) if b.inputs is not None else None,
+                "outputs": list(b.outputs) if b.outputs is not None else None,
+                "env": dict(b.env),
+                "options": _options_data(b.options),
+            }
+            for b in builds
+        ]
+        print(json.dumps(data, indent=2))
+        return EXIT_OK
+    for b in builds:
+        deps = f" <- {', '.join(b.depends_on)}" if b.depends_on else ""
+        tags = f" [{', '.join(b.tags)}]" if b.tags else ""
+        print(f"{b.name} ({b.platform}){deps}{tags}")
+        for key, value in _options_data(b.options).items():
+            print(f"    {key} = {json.dumps(value)}")
+    return EXIT_OK
+
+
+def _cmd_graph(args: argparse.Namespace) -> int:
+    from .graph import to_dot
+
+    config, _ = _load(args)
+    sys.stdout.write(to_dot(config.builds))
+    return EXIT_OK
+
+
+# -- plugins, check --------------------------------------------------------------
+
+
+def _toolchain(plugins: Any, platform: str) -> list[str]:
+    from .host import Host
+
+    registered = plugins.registry.get(platform)
+    check = getattr(registered.builder, "check", None)
+    if check is None:
+        return []
+    try:
+        return [f"{e.message}" + "".join(f"\n      hint: {s}" for s in e.suggestions)
+                for e in check(Host()) or []]
+    except Exception as exc:  # noqa: BLE001 - show a plugin bug, do not crash
+        return [f"check() raised {type(exc).__name__}: {exc}"]
+
+
+def _cmd_plugins(args: argparse.Namespace) -> int:
+    from .plugins import PluginHost
+
+    plugins = PluginHost().load()
+    rows = []
+    for info in plugins.plugins:
+        rows.append({
+            "name": info.name,
+            "version": info.version,
+            "distribution": info.distribution,
+            "builtin": info.builtin,
+            "disabled": info.disabled,
+            "platforms": [
+                {"name": p, "toolchain_problems": _toolchain(plugins, p)} for p in info.platforms
+            ],
+            "error": info.error,
+        })
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    for row in rows:
+        origin = "built in" if row["builtin"] else (row["distribution"] or "?")
+        print(f"{row['name']} {row['version']} ({origin})")
+        if row["error"]:
+            print(f"    {'disabled' if row['disabled'] else 'ERROR'}: {row['error']}")
+        for platform in row["platforms"]:
+            status = "toolchain ok" if not platform["toolchain_problems"] else "toolchain missing"
+            print(f"    platform {platform['name']}: {status}")
+            for problem in platform["toolchain_problems"]:
+                print(f"      - {problem}")
+    return EXIT_OK
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from .engine import Run, RunOptions
+    from .results import Status
+
+    config, plugins = _load(args)
+    run = Run(config, args.names, RunOptions(profile=args.profile, tags=tuple(args.tag)), plugins)
+    plan = run.plan()
+    bad = 0
+    for spec in plan.specs:
+        preset = plan.presets.get(spec.name)
+        if preset is None:
+            print(f"{spec.name} ({spec.platform}): ready")
+        elif preset.status is Status.FAILED:
+            bad += 1
+            print(f"{spec.name} ({spec.platform}): toolchain problem")
+            for error in preset.errors:
+                print(f"    error[{error.code}]: {error.message}")
+                for suggestion in error.suggestions:
+                    print(f"      hint: {suggestion}")
+        else:
+            print(f"{spec.name} ({spec.platform}): would be skipped: {preset.reason}")
+    print(f"{config.display_path}: valid; {len(plan.specs)} builds checked, "
+          f"{bad} with toolchain problems")
+    return EXIT_FAILED if bad else EXIT_OK

@@ -1,0 +1,771 @@
+"""Reading builds.toml into frozen config objects, with every problem found in one pass.
+
+`load_config` parses with tomllib, then checks the whole file before anything
+runs: unknown keys and wrong types (core keys and platform options), unknown
+`depends-on` names and cycles, `requires-os` values, unknown platforms, paths
+that leave the project, overlapping `outputs`. Each problem names the file,
+line, build and key, with a "did you mean" where a close name exists; all of
+them are raised together as one `ConfigError`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import posixpath
+import re
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ._locate import KeyLines
+from .durations import parse_duration
+from .errors import ConfigError, Problem
+from .host import KNOWN_OS, OS_ALIASES, os_name
+
+if TYPE_CHECKING:
+    from .plugins import PluginHost
+
+__all__ = [
+    "BUILD_KEYS",
+    "RUN_KEYS",
+    "BuildConfig",
+    "Config",
+    "RunSettings",
+    "did_you_mean",
+    "load_config",
+]
+
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_GLOB_CHARS = re.compile(r"[*?\[]")
+STRATEGIES = ("parallel", "stop-on-failure")
+TOP_LEVEL = ("run", "defaults", "builds")
+
+
+def did_you_mean(word: str, candidates: Sequence[str]) -> str:
+    """' (did you mean 'x'?)' for the closest candidate, or ''."""
+    normalised = {c.replace("_", "-").lower(): c for c in candidates}
+    close = difflib.get_close_matches(word.replace("_", "-").lower(), list(normalised), 1, 0.6)
+    return f" (did you mean {normalised[close[0]]!r}?)" if close else ""
+
+
+class _Invalid(Exception):
+    """A value that does not fit its key; the message completes 'key: ...'."""
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return type(value).__name__
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(f"expected a string, got {_kind(value)}")
+    return value
+
+
+def _str_list(value: Any, what: str = "strings") -> tuple[str, ...]:
+    if isinstance(value, str):
+        raise _Invalid(f"expected an array of {what}, got {_kind(value)}; write [{value!r}]")
+    if not isinstance(value, list):
+        raise _Invalid(f"expected an array of {what}, got {_kind(value)}")
+    for item in value:
+        if not isinstance(item, str):
+            raise _Invalid(f"expected an array of {what}, but it holds {_kind(item)}")
+    return tuple(value)
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid(f"expected true or false, got {_kind(value)}")
+    return value
+
+
+def _count(value: Any, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Invalid(f"expected a whole number, got {_kind(value)}")
+    if value < minimum:
+        raise _Invalid(f"expected a number of at least {minimum}, got {value}")
+    return value
+
+
+def _duration(value: Any) -> float:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise _Invalid(str(exc)) from None
+
+
+def _env_names(value: Any) -> tuple[str, ...]:
+    names = _str_list(value, "variable names")
+    for name in names:
+        if not _ENV_NAME.match(name):
+            raise _Invalid(f"{name!r} is not a valid environment variable name")
+    return names
+
+
+def _env_table(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise _Invalid(f'expected a table of strings such as {{ NODE_ENV = "production" }}, got {_kind(value)}')
+    for key, item in value.items():
+        if not _ENV_NAME.match(key):
+            raise _Invalid(f"{key!r} is not a valid environment variable name")
+        if not isinstance(item, str):
+            raise _Invalid(f"{key} must be a string, got {_kind(item)}; quote it: {key} = \"{item}\"")
+    return dict(value)
+
+
+def _os_list(value: Any) -> tuple[str, ...]:
+    names = _str_list(value, "OS names")
+    out: list[str] = []
+    for name in names:
+        lowered = OS_ALIASES.get(name.lower(), name.lower())
+        if lowered not in KNOWN_OS:
+            raise _Invalid(
+                f"unknown OS {name!r}{did_you_mean(name, [*KNOWN_OS, 'macos'])}; "
+                f"use {', '.join(KNOWN_OS)} (macos means darwin)"
+            )
+        out.append(lowered)
+    return tuple(out)
+
+
+def _strategy(value: Any) -> str:
+    text = _str(value)
+    if text not in STRATEGIES:
+        raise _Invalid(f"unknown strategy {text!r}{did_you_mean(text, STRATEGIES)}; use one of {', '.join(STRATEGIES)}")
+    return text
+
+
+# Per-build keys; `profiles` is handled apart. Values: validator.
+BUILD_KEYS: dict[str, Callable[[Any], Any]] = {
+    "platform": _str,
+    "depends-on": lambda v: _str_list(v, "build names"),
+    "timeout": _duration,
+    "retries": _count,
+    "cwd": _str,
+    "env": _env_table,
+    "key-env": _env_names,
+    "secret-env": _env_names,
+    "inputs": lambda v: _str_list(v, "patterns"),
+    "outputs": lambda v: _str_list(v, "patterns"),
+    "requires-os": _os_list,
+    "skip-if-unavailable": _bool,
+    "tags": _str_list,
+}
+RUN_KEYS: dict[str, Callable[[Any], Any]] = {
+    "strategy": _strategy,
+    "max-concurrency": lambda v: _count(v, 1),
+    "timeout": _duration,
+    "kill-grace": _duration,
+    "retries": _count,
+    "cache": _bool,
+}
+_ALL_BUILD_KEYS = [*BUILD_KEYS, "profiles"]
+
+
+@attrs.frozen
+class RunSettings:
+    """The `[run]` table."""
+
+    strategy: str = "parallel"
+    max_concurrency: int | None = None
+    timeout: float | None = None
+    kill_grace: float = 5.0
+    retries: int = 0
+    cache: bool = True
+
+
+def _frozen(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value))
+
+
+@attrs.frozen
+class BuildConfig:
+    """One build as configured: defaults applied, and a profile if `profile` is set."""
+
+    name: str
+    platform: str
+    line: int | None = None
+    depends_on: tuple[str, ...] = ()
+    timeout: float | None = None
+    # Where the effective timeout is set, so a timed-out build says where to raise it.
+    timeout_source: str | None = None
+    retries: int | None = None
+    cwd: str = "."
+    env: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen)
+    key_env: tuple[str, ...] = ()
+    secret_env: tuple[str, ...] = ()
+    inputs: tuple[str, ...] | None = None
+    outputs: tuple[str, ...] | None = None
+    requires_os: tuple[str, ...] | None = None
+    skip_if_unavailable: bool = False
+    tags: tuple[str, ...] = ()
+    options: Any = None
+    profile: str | None = None
+    profiles: Mapping[str, BuildConfig] = attrs.field(factory=dict, converter=_frozen)
+    # Set when the plugin providing the platform failed to load: the build fails, alone.
+    broken: str | None = None
+
+    def for_profile(self, profile: str | None) -> BuildConfig:
+        if profile is None:
+            return self
+        return self.profiles.get(profile, self)
+
+
+@attrs.frozen
+class Config:
+    """A validated builds.toml."""
+
+    path: Path
+    display_path: str
+    run: RunSettings
+    builds: tuple[BuildConfig, ...]
+
+    @property
+    def root(self) -> Path:
+        """The directory holding builds.toml: paths in it are relative to this."""
+        return self.path.parent
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(b.name for b in self.builds)
+
+    @property
+    def profiles(self) -> tuple[str, ...]:
+        return tuple(sorted({p for b in self.builds for p in b.profiles}))
+
+    def get(self, name: str) -> BuildConfig:
+        for build in self.builds:
+            if build.name == name:
+                return build
+        raise KeyError(name)
+
+    def builds_for(self, profile: str | None) -> tuple[BuildConfig, ...]:
+        return tuple(b.for_profile(profile) for b in self.builds)
+
+
+def load_config(
+    path: str | os.PathLike[str] = "builds.toml",
+    plugins: PluginHost | None = None,
+    *,
+    host_os: str | None = None,
+) -> Config:
+    """Read and validate a builds.toml; raises `ConfigError` listing every problem.
+
+    Platform options are validated against the builders of `plugins` (by
+    default, the installed plugins, loaded now).
+    """
+    if plugins is None:
+        from .plugins import PluginHost
+
+        plugins = PluginHost().load()
+    return _Loader(Path(path), plugins, host_os or os_name()).load()
+
+
+class _Loader:
+    def __init__(self, path: Path, plugins: PluginHost, host_os: str) -> None:
+        self.display = str(path)
+        self.path = path.absolute()
+        self.plugins = plugins
+        self.host_os = host_os
+        self.text = ""
+        self._lines: KeyLines | None = None
+        self.problems: list[Problem] = []
+        self._seen: set[str] = set()
+
+    # -- problems ------------------------------------------------------------
+
+    def line(self, *path: str) -> int | None:
+        if self._lines is None:
+            self._lines = KeyLines(self.text)
+        return self._lines.line(*path)
+
+    def problem(
+        self, message: str, *, at: Sequence[str], build: str | None = None, key: str | None = None
+    ) -> None:
+        found = Problem(message, file=self.display, line=self.line(*at), build=build, key=key)
+        text = str(found)
+        if text not in self._seen:
+            self._seen.add(text)
+            self.problems.append(found)
+
+    # -- reading -------------------------------------------------------------
+
+    def load(self) -> Config:
+        try:
+            self.text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(
+                [Problem("no such file; create one with `buildsys init`, or pass -f PATH",
+                         file=self.display)]
+            ) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError([Problem(f"cannot read: {exc}", file=self.display)]) from None
+        try:
+            data = tomllib.loads(self.text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError([self._syntax_problem(exc)]) from None
+        config = self._validate(data)
+        if self.problems:
+            self.problems.sort(key=lambda p: (p.line or 0))
+            raise ConfigError(self.problems)
+        assert config is not None
+        return config
+
+    def _syntax_problem(self, exc: tomllib.TOMLDecodeError) -> Problem:
+        message = str(exc)
+        match = re.search(r"\(at line (\d+), column (\d+)\)", message)
+        line = column = None
+        if match:
+            line, column = int(match.group(1)), int(match.group(2))
+            message = message[: match.start()].rstrip()
+        elif "end of document" in message:
+            line = self.text.count("\n") + 1
+        return Problem(f"invalid TOML: {message}", file=self.display, line=line, column=column)
+
+    def _validate(self, data: dict[str, Any]) -> Config | None:
+        for key in data:
+            if key not in TOP_LEVEL:
+                self.problem(
+                    f"unknown table{did_you_mean(key, TOP_LEVEL)}; builds.toml has "
+                    "[run], [defaults] and [builds.<name>] tables",
+                    at=(key,), key=key,
+                )
+        run = self._run(data.get("run", {}))
+        defaults = self._table(data.get("defaults", {}), ("defaults",))
+        for key, value in defaults.items():
+            if key == "profiles":
+                self.problem("profiles belong to a build: [builds.<name>.profiles.<profile>]",
+                             at=("defaults", key), key=key)
+            elif key in BUILD_KEYS:
+                try:
+                    BUILD_KEYS[key](value)
+                except _Invalid as exc:
+                    self.problem(str(exc), at=("defaults", key), key=key)
+        builds_raw = self._table(data.get("builds", {}), ("builds",))
+        if not builds_raw and "builds" not in data:
+            self.problem("no builds: add a table such as [builds.app] with a platform",
+                         at=(), key=None)
+        builds: list[BuildConfig] = []
+        accepted_defaults: set[str] = set()
+        for name, raw in builds_raw.items():
+            if not NAME_RE.match(name):
+                self.problem(
+                    "invalid build name: use letters, digits, '.', '_' and '-', starting "
+                    "with a letter or digit",
+                    at=("builds", name), build=name,
+                )
+                continue
+            table = self._table(raw, ("builds", name), build=name)
+            builds.append(self._build(name, table, defaults, accepted_defaults))
+        for key in defaults:
+            if key not in BUILD_KEYS and key != "profiles" and key not in accepted_defaults:
+                known = self._known_option_keys()
+                self.problem(
+                    f"unknown key{did_you_mean(key, [*BUILD_KEYS, *known])}; [defaults] takes "
+                    "per-build keys, or options of a platform used in this file",
+                    at=("defaults", key), key=key,
+                )
+        self._check_graph(builds)
+        self._check_outputs(builds)
+        return Config(self.path, self.display, run, tuple(builds))
+
+    def _table(
+        self, value: Any, at: tuple[str, ...], build: str | None = None
+    ) -> dict[str, Any]:
+        if isinstance(value, dict):
+            return value
+        self.problem(f"expected a table, got {_kind(value)}", at=at, build=build,
+                     key=at[-1] if build is None else None)
+        return {}
+
+    def _run(self, raw: Any) -> RunSettings:
+        table = self._table(raw, ("run",))
+        values: dict[str, Any] = {}
+        for key, value in table.items():
+            check = RUN_KEYS.get(key)
+            if check is None:
+                hint = did_you_mean(key, list(RUN_KEYS))
+                if not hint and key in BUILD_KEYS:
+                    hint = f"; {key!r} is a per-build key: put it under [defaults]"
+                self.problem(f"unknown key{hint}", at=("run", key), key=key)
+                continue
+            try:
+                values[key.replace("-", "_")] = check(value)
+            except _Invalid as exc:
+                self.problem(str(exc), at=("run", key), key=key)
+        return RunSettings(**values)
+
+    def _known_option_keys(self) -> list[str]:
+        from .options import field_keys
+
+        keys: set[str] = set()
+        for registered in self.plugins.registry:
+            options = getattr(registered.builder, "options", None)
+            if options is not None:
+                keys.update(field_keys(options))
+        return sorted(keys)
+
+    # -- one build -----------------------------------------------------------
+
+    def _build(
+        self,
+        name: str,
+        table: dict[str, Any],
+        defaults: dict[str, Any],
+        accepted_defaults: set[str],
+    ) -> BuildConfig:
+        profiles_raw = self._table(table.get("profiles", {}), ("builds", name, "profiles"), build=name)
+        base = self._variant(name, table, defaults, None, {}, accepted_defaults)
+        variants: dict[str, BuildConfig] = {}
+        for profile, overrides in profiles_raw.items():
+            at = ("builds", name, "profiles", profile)
+            if not NAME_RE.match(profile):
+                self.problem("invalid profile name", at=at, build=name)
+                continue
+            overrides = self._table(overrides, at, build=name)
+            for key in ("profiles", "platform"):
+                if key in overrides:
+                    self.problem(f"{key!r} cannot be set per profile", at=(*at, key),
+                                 build=name, key=key)
+            variants[profile] = self._variant(
+                name, table, defaults, profile, overrides, accepted_defaults
+            )
+        return attrs.evolve(base, profiles=variants)
+
+    def _variant(
+        self,
+        name: str,
+        table: dict[str, Any],
+        defaults: dict[str, Any],
+        profile: str | None,
+        overrides: dict[str, Any],
+        accepted_defaults: set[str],
+    ) -> BuildConfig:
+        # key -> (value, TOML path of where it was written)
+        merged: dict[str, tuple[Any, tuple[str, ...]]] = {}
+        layers: list[tuple[dict[str, Any], tuple[str, ...]]] = [
+            (defaults, ("defaults",)),
+            (table, ("builds", name)),
+        ]
+        if profile is not None:
+            layers.append((overrides, ("builds", name, "profiles", profile)))
+        for layer, at in layers:
+            for key, value in layer.items():
+                if key == "profiles":
+                    continue
+                if key == "env" and "env" in merged and isinstance(value, dict):
+                    previous = merged["env"][0]
+                    if isinstance(previous, dict):
+                        value = {**previous, **value}
+                merged[key] = (value, (*at, key))
+
+        values: dict[str, Any] = {}
+        options_raw: dict[str, tuple[Any, tuple[str, ...]]] = {}
+        for key, (value, at) in merged.items():
+            check = BUILD_KEYS.get(key)
+            if check is None:
+                options_raw[key] = (value, at)
+                continue
+            try:
+                values[key] = check(value)
+            except _Invalid as exc:
+                if at[0] != "defaults":  # reported once, with [defaults]
+                    self.problem(str(exc), at=at, build=name, key=key)
+
+        platform = values.get("platform", name)
+        build_at = ("builds", name)
+        requires_os = values.get("requires-os")
+        host_skipped = requires_os is not None and self.host_os not in requires_os
+        options: Any = {k: v for k, (v, _) in options_raw.items()}
+        broken: str | None = None
+        registered = None if host_skipped else self.plugins.registry.get(platform)
+        if not host_skipped and registered is None:
+            provider = self.plugins.broken_provider(platform)
+            if provider is not None:
+                broken = (
+                    f"platform {platform!r} comes from plugin {provider.name!r}, which failed "
+                    f"to load: {provider.error}"
+                )
+            elif profile is None:
+                known = self.plugins.registry.names()
+                at = merged["platform"][1] if "platform" in merged else build_at
+                hint = did_you_mean(platform, known)
+                how = (
+                    f"install the plugin that provides it: pip install buildsys-plugin-{platform}"
+                )
+                if "platform" not in merged:
+                    how += " (or set `platform =`; it defaults to the build's name)"
+                self.problem(
+                    f"unknown platform {platform!r}{hint}; {how}. Installed platforms: "
+                    f"{', '.join(known) or 'none'}",
+                    at=at, build=name, key="platform",
+                )
+        if registered is not None:
+            builder = registered.builder
+            if requires_os is None:
+                default_os = getattr(builder, "requires_os", None)
+                requires_os = tuple(default_os) if default_os else None
+            options = self._options(
+                name, platform, registered.plugin, builder, options_raw, accepted_defaults
+            )
+            if "inputs" not in values and getattr(builder, "default_inputs", None) is not None:
+                values["inputs"] = tuple(builder.default_inputs)
+            if "outputs" not in values and getattr(builder, "default_outputs", None) is not None:
+                values["outputs"] = tuple(builder.default_outputs)
+        elif not host_skipped:
+            # The platform's options cannot be checked, but a near miss of a core key can.
+            for key, (_, at) in options_raw.items():
+                hint = did_you_mean(key, _ALL_BUILD_KEYS)
+                if hint and at[0] != "defaults":
+                    self.problem(f"unknown key{hint}", at=at, build=name, key=key)
+        for key in ("depends-on", "tags"):
+            if key in values and len(set(values[key])) != len(values[key]):
+                values[key] = tuple(dict.fromkeys(values[key]))
+        self._check_paths(name, values, merged)
+        # Returned even when invalid, so that graph checks still see this build;
+        # load() raises before an invalid config can be used.
+        timeout_source = None
+        if "timeout" in merged:
+            at = merged["timeout"][1]
+            table_name = ".".join(at[:-1])
+            timeout_source = f"timeout in [{table_name}] of {self.display}, line {self.line(*at)}"
+        return BuildConfig(
+            name=name,
+            platform=platform,
+            line=self.line(*build_at),
+            depends_on=values.get("depends-on", ()),
+            timeout=values.get("timeout"),
+            timeout_source=timeout_source,
+            retries=values.get("retries"),
+            cwd=values.get("cwd", "."),
+            env=values.get("env", {}),
+            key_env=values.get("key-env", ()),
+            secret_env=values.get("secret-env", ()),
+            inputs=values.get("inputs"),
+            outputs=values.get("outputs"),
+            requires_os=requires_os,
+            skip_if_unavailable=values.get("skip-if-unavailable", False),
+            tags=values.get("tags", ()),
+            options=options,
+            profile=profile,
+            broken=broken,
+        )
+
+    def _options(
+        self,
+        name: str,
+        platform: str,
+        plugin: str,
+        builder: Any,
+        raw: dict[str, tuple[Any, tuple[str, ...]]],
+        accepted_defaults: set[str],
+    ) -> Any:
+        from .options import field_keys, structure_options
+
+        cls = getattr(builder, "options", None)
+        fields = field_keys(cls) if cls is not None else {}
+        ok = True
+        for key in fields:
+            if key in BUILD_KEYS or key == "profiles":
+                self.problem(
+                    f"platform {platform!r} (plugin {plugin!r}) has an option {key!r} that "
+                    "shadows the core key of the same name; the plugin must rename it",
+                    at=("builds", name), build=name, key=key,
+                )
+                ok = False
+        usable: dict[str, Any] = {}
+        for key, (value, at) in raw.items():
+            if key not in fields:
+                if at[0] == "defaults":
+                    continue  # a default for another platform's builds
+                hint = did_you_mean(key, [*_ALL_BUILD_KEYS, *fields])
+                what = (
+                    f"platform {platform!r} takes no options"
+                    if cls is None
+                    else f"platform {platform!r} options are: {', '.join(fields) or 'none'}"
+                )
+                self.problem(f"unknown key{hint}; {what}", at=at, build=name, key=key)
+                ok = False
+                continue
+            if at[0] == "defaults":
+                accepted_defaults.add(key)
+            usable[key] = value
+        if cls is None or not ok:
+            return usable
+        instance, problems = structure_options(cls, usable)
+        for found in problems:
+            at = raw[found.key][1] if found.key in raw else ("builds", name)
+            self.problem(found.message, at=at, build=name, key=found.key)
+        return instance
+
+    def _check_paths(
+        self, name: str, values: dict[str, Any], merged: dict[str, tuple[Any, tuple[str, ...]]]
+    ) -> None:
+        root = self.path.parent
+        cwd = values.get("cwd")
+        if cwd is not None:
+            target = (root / cwd).resolve() if not os.path.isabs(cwd) else Path(cwd).resolve()
+            if not target.is_relative_to(root.resolve()):
+                self.problem(
+                    f"cwd {cwd!r} is outside the project ({root}); builds run inside the "
+                    "directory holding builds.toml",
+                    at=merged["cwd"][1], build=name, key="cwd",
+                )
+        for key in ("inputs", "outputs"):
+            for pattern in values.get(key) or ():
+                body = pattern[1:] if pattern.startswith("!") else pattern
+                if body.startswith("/") or posixpath.normpath(body).startswith(".."):
+                    self.problem(
+                        f"pattern {pattern!r} points outside the project; patterns are "
+                        "relative to the directory holding builds.toml",
+                        at=merged[key][1], build=name, key=key,
+                    )
+
+    # -- the whole graph -------------------------------------------------------
+
+    def _check_graph(self, builds: list[BuildConfig]) -> None:
+        names = [b.name for b in builds]
+        variants = [builds] + [
+            [b.for_profile(p) for b in builds]
+            for p in sorted({p for b in builds for p in b.profiles})
+        ]
+        for variant in variants:
+            for build in variant:
+                for dep in build.depends_on:
+                    at = self._at_key(build, "depends-on")
+                    if dep == build.name:
+                        self.problem("depends on itself", at=at, build=build.name, key="depends-on")
+                    elif dep not in names:
+                        self.problem(
+                            f"unknown build {dep!r}{did_you_mean(dep, names)}",
+                            at=at, build=build.name, key="depends-on",
+                        )
+            for cycle in _cycles(variant):
+                first = next(b for b in variant if b.name == cycle[0])
+                self.problem(
+                    f"dependency cycle: {' -> '.join([*cycle, cycle[0]])}",
+                    at=self._at_key(first, "depends-on"), build=cycle[0], key="depends-on",
+                )
+
+    def _at_key(self, build: BuildConfig, key: str) -> tuple[str, ...]:
+        if build.profile is not None:
+            at = ("builds", build.name, "profiles", build.profile, key)
+            if self._lines_has(*at):
+                return at
+        if self._lines_has("builds", build.name, key):
+            return ("builds", build.name, key)
+        if self._lines_has("defaults", key):
+            return ("defaults", key)
+        return ("builds", build.name)
+
+    def _lines_has(self, *path: str) -> bool:
+        if self._lines is None:
+            self._lines = KeyLines(self.text)
+        return self._lines.has(*path)
+
+    def _check_outputs(self, builds: list[BuildConfig]) -> None:
+        seen: list[tuple[BuildConfig, str]] = []
+        for build in builds:
+            for pattern in build.outputs or ():
+                if pattern.startswith("!"):
+                    continue
+                for other, other_pattern in seen:
+                    if other.name != build.name and _patterns_overlap(pattern, other_pattern):
+                        self.problem(
+                            f"outputs {pattern!r} overlap outputs {other_pattern!r} of build "
+                            f"{other.name!r}; two builds must not write the same files",
+                            at=self._at_key(build, "outputs"), build=build.name, key="outputs",
+                        )
+            seen.extend((build, p) for p in build.outputs or ())
+
+
+def _cycles(builds: Sequence[BuildConfig]) -> list[list[str]]:
+    """Each dependency cycle once, members in dependency order, from its first build in the file."""
+    deps = {b.name: [d for d in b.depends_on if d != b.name] for b in builds}
+    order = {b.name: i for i, b in enumerate(builds)}
+    state: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+    seen_sets: set[frozenset[str]] = set()
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for dep in deps.get(node, ()):
+            if dep not in deps:
+                continue
+            if state.get(dep) == 1:
+                cycle = stack[stack.index(dep):]
+                key = frozenset(cycle)
+                if key not in seen_sets:
+                    seen_sets.add(key)
+                    start = min(range(len(cycle)), key=lambda i: order[cycle[i]])
+                    found.append(cycle[start:] + cycle[:start])
+            elif state.get(dep) is None:
+                visit(dep)
+        stack.pop()
+        state[node] = 2
+
+    for build in builds:
+        if build.name not in state:
+            visit(build.name)
+    return found
+
+
+def _literal_prefix(pattern: str) -> tuple[list[str], str | None]:
+    """The directory parts before the first glob, and the rest (None if no glob)."""
+    parts = posixpath.normpath(pattern.strip("/")).split("/")
+    for i, part in enumerate(parts):
+        if _GLOB_CHARS.search(part):
+            return parts[:i], "/".join(parts[i:])
+    return parts, None
+
+
+def _patterns_overlap(a: str, b: str) -> bool:
+    """Whether two output patterns can match a common file (conservative, by literal prefix)."""
+    prefix_a, rest_a = _literal_prefix(a)
+    prefix_b, rest_b = _literal_prefix(b)
+    short, long_ = sorted([prefix_a, prefix_b], key=len)
+    if long_[: len(short)] != short:
+        return False
+    if rest_a is None and rest_b is None:
+        return True  # the same path, or one inside the other
+    # Both end in distinct literal extensions (dist/*.js vs dist/*.css): no common file.
+    ext_a = _literal_suffix(rest_a)
+    ext_b = _literal_suffix(rest_b)
+    if ext_a and ext_b and not (ext_a.endswith(ext_b) or ext_b.endswith(ext_a)):
+        return False
+    if rest_a is None or rest_b is None:
+        literal, pattern = (a, b) if rest_a is None else (b, a)
+        return _glob_matches(pattern, literal)
+    return True
+
+
+def _literal_suffix(rest: str | None) -> str:
+    if rest is None:
+        return ""
+    last = rest.rsplit("/", 1)[-1]
+    match = re.search(r"[*?\]]([^*?\[\]]*)\Z", last)
+    return match.group(1) if match else ""
+
+
+def _glob_matches(pattern: str, path: str) -> bool:
+    from .patterns import PatternSet
+
+    spec = PatternSet([pattern])
+    return spec.matches(path) or spec.matches(path.rstrip("/") + "/x")

@@ -1,0 +1,202 @@
+"""The `ctx` a builder (or any callable run by buildsys) gets: run commands, warn, report artifacts."""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import shlex
+import signal
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import attrs
+
+from .errors import BuildFailed
+from .masking import Masker
+from .process import Control, OutputSink, StopReason, run_process
+
+__all__ = ["BuildContext", "CommandResult", "current_context"]
+
+_current: contextvars.ContextVar[BuildContext] = contextvars.ContextVar("buildsys_context")
+
+
+def current_context() -> BuildContext:
+    """The context of the build running in this thread.
+
+    Raises `LookupError` outside a build (i.e. not inside a callable that
+    `ParallelExecutor.execute` or a builder call is running).
+    """
+    try:
+        return _current.get()
+    except LookupError:
+        raise LookupError(
+            "buildsys.current_context() called outside a build: call it from the function "
+            "passed to ParallelExecutor.execute() or from a builder's build()"
+        ) from None
+
+
+@attrs.frozen
+class CommandResult:
+    """What `ctx.run` returns for a command that exited 0 (or any code, with check=False)."""
+
+    argv: tuple[str, ...]
+    returncode: int
+    output_tail: tuple[str, ...]
+    duration: float
+
+
+class _Stopped(BuildFailed):
+    """A command buildsys itself stopped (timeout or cancel); the scheduler names the status."""
+
+
+def _shorten(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def describe_exit(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"was killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"was killed by signal {-returncode}"
+    return f"exited with code {returncode}"
+
+
+class BuildContext:
+    """Per-build (per-attempt) handle given to builders and executor callables.
+
+    Thread-safe: a builder may run several commands from several threads.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        control: Control,
+        sink: OutputSink,
+        log_path: Path,
+        env: Mapping[str, str],
+        cwd: Path | None,
+        masker: Masker,
+        token: str,
+        attempt: int = 1,
+    ) -> None:
+        self.name = name
+        self.attempt = attempt
+        self.log_path = log_path
+        self.cwd = cwd
+        self._control = control
+        self._sink = sink
+        self._env = dict(env)
+        self._masker = masker
+        self._token = token
+        self._lock = threading.Lock()
+        self._warnings: list[str] = []
+        self._artifacts: list[str] = []
+
+    @property
+    def cancelled(self) -> threading.Event:
+        """Set when the build must stop (timeout, cancel, Ctrl-C); poll it in long Python work."""
+        return self._control.event
+
+    @property
+    def control(self) -> Control:
+        return self._control
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        with self._lock:
+            return tuple(self._warnings)
+
+    @property
+    def artifacts(self) -> tuple[str, ...]:
+        with self._lock:
+            return tuple(self._artifacts)
+
+    def warn(self, message: str) -> None:
+        """Record a warning for this build's result and the console."""
+        with self._lock:
+            self._warnings.append(self._masker.text(message))
+
+    def add_artifact(self, path: str | os.PathLike[str]) -> None:
+        """Report a file the build produced (relative paths are taken from the build's cwd)."""
+        p = Path(path)
+        if not p.is_absolute() and self.cwd is not None:
+            p = self.cwd / p
+        with self._lock:
+            if str(p) not in self._artifacts:
+                self._artifacts.append(str(p))
+
+    def run(
+        self,
+        argv: Sequence[str | os.PathLike[str]],
+        cwd: str | os.PathLike[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        *,
+        check: bool = True,
+    ) -> CommandResult:
+        """Run a command under supervision; its output goes to the build's log.
+
+        The command gets the build's environment plus `env`, stdin from
+        /dev/null, and its own process group, killed whole on timeout or
+        cancel. Raises `BuildFailed` if it exits non-zero (unless `check` is
+        false), cannot start, or is stopped.
+        """
+        args = tuple(os.fspath(a) for a in argv)
+        if not args:
+            raise BuildFailed("ctx.run() was given an empty command", code="EMPTY_COMMAND")
+        shown = self._masker.text(_shorten(shlex.join(args)))
+        if self._control.event.is_set():
+            raise _Stopped(f"not started, the build is stopping: {shown}", code="STOPPED")
+        workdir = Path(cwd) if cwd is not None else self.cwd
+        if workdir is not None and not workdir.is_absolute() and self.cwd is not None:
+            workdir = self.cwd / workdir
+        full_env = {**self._env, **(env or {})}
+        try:
+            outcome = run_process(
+                args,
+                cwd=workdir,
+                env=full_env,
+                control=self._control,
+                sink=self._sink,
+                token=self._token,
+            )
+        except FileNotFoundError as exc:
+            missing = args[0] if exc.filename in (None, args[0]) else str(exc.filename)
+            raise BuildFailed(
+                f"command not found: {missing!r} (running {shown})",
+                suggestions=[
+                    f"install {Path(args[0]).name!r} or put it on PATH",
+                    "check the command in builds.toml for a typo",
+                ]
+                if exc.filename in (None, args[0])
+                else [f"check that the directory {missing!r} exists"],
+                code="COMMAND_NOT_FOUND",
+                context={"argv": list(args), "cwd": str(workdir or "")},
+            ) from None
+        except PermissionError:
+            raise BuildFailed(
+                f"permission denied running {shown}",
+                suggestions=[f"make it executable: chmod +x {args[0]}"],
+                code="COMMAND_NOT_EXECUTABLE",
+            ) from None
+        tail = self._sink.tail_text()
+        if outcome.stopped is not None:
+            what = "timed out" if outcome.stopped == StopReason.TIMEOUT else "was cancelled"
+            raise _Stopped(f"{shown} {what}", code="STOPPED")
+        result = CommandResult(args, outcome.returncode, tail, outcome.duration)
+        if outcome.pipe_held:
+            self.warn(
+                f"{shown} exited while a background process still held its output; "
+                "buildsys killed that process group"
+            )
+        if check and outcome.returncode != 0:
+            program = Path(args[0]).name
+            raise BuildFailed(
+                f"{program} {describe_exit(outcome.returncode)} (command: {shown})",
+                suggestions=[f"see the full log: {self.log_path}"],
+                code="COMMAND_FAILED",
+                context={"argv": list(args), "returncode": outcome.returncode},
+            )
+        return result

@@ -1,0 +1,66 @@
+"""Durations as builds.toml writes them: "90s", "20m", "1h30m", "500ms", or a number of seconds."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["format_duration", "parse_duration"]
+
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def parse_duration(value: object) -> float:
+    """Seconds in `value`; raises `ValueError` with a message fit for a config error."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration like \"90s\" or \"20m\", got {value!r}")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError(f"a duration cannot be negative, got {value!r}")
+        return float(value)
+    if not isinstance(value, str):
+        raise ValueError(
+            f"expected a duration like \"90s\", \"20m\" or \"1h30m\", got {type(value).__name__}"
+        )
+    text = value.strip().lower().replace(" ", "")
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        if seconds < 0:
+            raise ValueError(f"a duration cannot be negative, got {value!r}")
+        return seconds
+    pos = 0
+    total = 0.0
+    seen: list[str] = []
+    for match in _PART.finditer(text):
+        if match.start() != pos or match.group(2) in seen:
+            break
+        seen.append(match.group(2))
+        total += float(match.group(1)) * _UNITS[match.group(2)]
+        pos = match.end()
+    if not text or pos != len(text):
+        raise ValueError(
+            f"cannot read {value!r} as a duration: use a number of seconds or units h, m, s, ms "
+            "(\"90s\", \"20m\", \"1h30m\")"
+        )
+    return total
+
+
+def format_duration(seconds: float) -> str:
+    """The shortest readable form: 0.4s, 90s -> 1m30s, 5400s -> 1h30m."""
+    if seconds < 60:
+        text = f"{seconds:.1f}".rstrip("0").rstrip(".")
+        return f"{text}s"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = []
+    if hours:
+        parts.append(f"{hours}h")
+    if minutes:
+        parts.append(f"{minutes}m")
+    if secs:
+        parts.append(f"{secs}s")
+    return "".join(parts)

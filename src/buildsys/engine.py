@@ -1,0 +1,433 @@
+"""From a validated `Config` to an `ExecutionResult`: plan, decide up front, execute, report.
+
+The steps, in order: select builds (names, tags) with their dependencies;
+turn each into a `BuildSpec` (profile, command-line overrides, `-- ARGS`);
+decide what cannot run before anything does (wrong host OS, a plugin that
+failed to load, a toolchain `check()` that fails, with `skip-if-unavailable`);
+then hand plain `Job`s to the executor and call builders from its workers.
+Observer hooks fire throughout, and reporters (console, JSON, JUnit) are
+plugins registered for the run.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import attrs
+
+from .config import Config, did_you_mean
+from .errors import BuildFailed, UsageError
+from .graph import leaves, select
+from .host import Host, usable_cpus
+from .lock import project_lock, state_dir
+from .masking import Masker, is_secret_name
+from .plugins import PluginHost
+from .results import BuildError, BuildResult, ExecutionResult, Status
+from .scheduler import Job, ParallelExecutor
+from .spec import BuildSpec
+
+__all__ = ["Plan", "Run", "RunOptions", "run"]
+
+
+@attrs.frozen
+class RunOptions:
+    """Command-line (or API) overrides of a run; `None` keeps what builds.toml says."""
+
+    max_concurrency: int | None = None
+    strategy: str | None = None  # "parallel" or "stop-on-failure"
+    timeout: float | None = None  # overrides every build's timeout
+    profile: str | None = None
+    tags: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    args: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    cache: bool | None = None
+    report_json: str | None = None
+    junit_xml: str | None = None
+    progress: str = "none"  # "plain" or "none" for the library; the CLI picks
+    verbose: bool = False
+    stream: TextIO | None = None  # where console output goes (default: stdout)
+
+
+@attrs.frozen
+class Plan:
+    """What a run will do, decided before anything runs."""
+
+    specs: tuple[BuildSpec, ...]
+    named: tuple[str, ...]
+    # Builds that will not run, with their result already decided.
+    presets: Mapping[str, BuildResult]
+    max_concurrency: int
+    strategy: str
+
+
+def _result(spec: BuildSpec, status: Status, reason: str | None = None,
+            errors: Sequence[BuildError] = ()) -> BuildResult:
+    return BuildResult(name=spec.name, platform=spec.platform, status=status, reason=reason,
+                       errors=tuple(errors))
+
+
+class Run:
+    """One `buildsys build`: `plan()`, then `execute()`; `cancel()` and `kill()` from any thread."""
+
+    def __init__(
+        self,
+        config: Config,
+        names: Sequence[str] = (),
+        options: RunOptions | None = None,
+        plugins: PluginHost | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.config = config
+        self.names = tuple(names)
+        self.options = options or RunOptions()
+        self.plugins = plugins if plugins is not None else PluginHost().load()
+        self.environ = dict(os.environ if environ is None else environ)
+        self.host = Host(env=self.environ)
+        self._executor: ParallelExecutor | None = None
+        self._stop = threading.Event()
+        self._stop_reason: str | None = None
+        self._killed = False
+        self.interrupted = False
+        self.warnings: list[str] = []
+
+    # -- control from other threads ------------------------------------------
+
+    def cancel(self, reason: str, *, interrupted: bool = False) -> None:
+        self.interrupted = self.interrupted or interrupted
+        self._stop_reason = self._stop_reason or reason
+        self._stop.set()
+        if self._executor is not None:
+            self._executor.cancel(reason)
+
+    def kill(self) -> None:
+        self._killed = True
+        self._stop.set()
+        if self._executor is not None:
+            self._executor.kill()
+
+    # -- planning ------------------------------------------------------------
+
+    def plan(self) -> Plan:
+        config = self.config
+        opts = self.options
+        if opts.profile is not None and opts.profile not in config.profiles:
+            known = config.profiles
+            raise UsageError(
+                f"no build defines profile {opts.profile!r}{did_you_mean(opts.profile, known)}; "
+                f"profiles: {', '.join(known) or 'none'}"
+            )
+        if opts.strategy is not None and opts.strategy not in ("parallel", "stop-on-failure"):
+            raise UsageError(f"unknown strategy {opts.strategy!r}")
+        builds = select(config.builds_for(opts.profile), self.names, opts.tags)
+        named = self.names or tuple(leaves(builds))
+        selected = {b.name for b in builds}
+        specs: list[BuildSpec] = []
+        for build in builds:
+            timeout = opts.timeout if opts.timeout is not None else (
+                build.timeout if build.timeout is not None else config.run.timeout
+            )
+            specs.append(BuildSpec(
+                name=build.name,
+                platform=build.platform,
+                root=str(config.root),
+                cwd=str((config.root / build.cwd).resolve()),
+                options=build.options,
+                profile=opts.profile if build.profile else None,
+                env=dict(build.env),
+                inputs=build.inputs,
+                outputs=build.outputs,
+                args=opts.args if build.name in named else (),
+                depends_on=tuple(d for d in build.depends_on if d in selected),
+                tags=build.tags,
+                timeout=timeout,
+                retries=build.retries if build.retries is not None else config.run.retries,
+                requires_os=build.requires_os,
+                skip_if_unavailable=build.skip_if_unavailable,
+                key_env=build.key_env,
+                secret_env=build.secret_env,
+            ))
+        return Plan(
+            specs=tuple(specs),
+            named=tuple(self.names),
+            presets=self._decide(specs),
+            max_concurrency=opts.max_concurrency or config.run.max_concurrency or usable_cpus(),
+            strategy=opts.strategy or config.run.strategy,
+        )
+
+    def _decide(self, specs: Sequence[BuildSpec]) -> dict[str, BuildResult]:
+        """Results known before running: wrong OS, broken plugin, missing toolchain."""
+        presets: dict[str, BuildResult] = {}
+        checks: dict[str, list[BuildError]] = {}
+        for spec in specs:
+            build = self.config.get(spec.name).for_profile(self.options.profile)
+            if spec.requires_os is not None and self.host.os not in spec.requires_os:
+                presets[spec.name] = _result(
+                    spec, Status.SKIPPED,
+                    f"requires {' or '.join(spec.requires_os)}; this host is {self.host.os}",
+                )
+                continue
+            if build.broken is not None:
+                presets[spec.name] = _result(spec, Status.FAILED, errors=[BuildError(
+                    build.broken,
+                    code="PLUGIN_LOAD_FAILED",
+                    suggestions=(
+                        "run `buildsys plugins` to see the error; reinstall or upgrade the plugin",
+                    ),
+                )])
+                continue
+            if spec.platform not in checks:
+                checks[spec.platform] = self._check(spec.platform)
+            problems = checks[spec.platform]
+            if problems:
+                reason = "; ".join(p.message for p in problems)
+                if spec.skip_if_unavailable:
+                    presets[spec.name] = _result(spec, Status.SKIPPED, f"toolchain unavailable: {reason}")
+                else:
+                    presets[spec.name] = _result(spec, Status.FAILED, errors=problems)
+        return presets
+
+    def _check(self, platform: str) -> list[BuildError]:
+        registered = self.plugins.registry.get(platform)
+        check = getattr(registered.builder, "check", None) if registered else None
+        if check is None or registered is None:
+            return []
+        try:
+            found = list(check(self.host) or [])
+        except Exception as exc:  # noqa: BLE001 - a plugin bug fails its builds only
+            return [BuildError(
+                f"plugin {registered.plugin!r} raised in check(): {type(exc).__name__}: {exc}",
+                code="PLUGIN_ERROR",
+                suggestions=(f"report this to the authors of {registered.plugin!r} "
+                             f"(version {registered.version})",),
+            )]
+        bad = [p for p in found if not isinstance(p, BuildError)]
+        if bad:
+            return [BuildError(
+                f"plugin {registered.plugin!r}: check() must return BuildError objects, got {bad[0]!r}",
+                code="PLUGIN_ERROR",
+            )]
+        return found
+
+    # -- masking -------------------------------------------------------------
+
+    def _masker(self, specs: Sequence[BuildSpec]) -> Masker:
+        secret_names = {n for s in specs for n in s.secret_env}
+        masker = Masker.from_environment(self.environ, secret_names)
+        build_secrets = {
+            f"{s.name}.{k}": v for s in specs for k, v in s.env.items() if is_secret_name(k)
+        }
+        masker = masker.merged(build_secrets)
+        for name in masker.short_names:
+            self.warnings.append(
+                f"secret {name} is shorter than 8 characters and is not masked in logs and reports"
+            )
+        return masker
+
+    # -- running -------------------------------------------------------------
+
+    def execute(self, plan: Plan | None = None) -> ExecutionResult:
+        plan = plan if plan is not None else self.plan()
+        started = time.monotonic()
+        root = self.config.root
+        masker = self._masker(plan.specs)
+        reporters = self._register_reporters(plan, masker)
+        try:
+            return self._execute(plan, masker, root, started)
+        finally:
+            for name in reporters:
+                plugin = self.plugins.pm.get_plugin(name)
+                if plugin is not None:
+                    self.plugins.pm.unregister(plugin)
+
+    def _register_reporters(self, plan: Plan, masker: Masker) -> list[str]:
+        from .report import console, json_report, junit
+
+        names: list[str] = []
+        opts = self.options
+        if opts.progress != "none" or opts.verbose:
+            reporter = console.ConsoleReporter(
+                stream=opts.stream, verbose=opts.verbose, progress=opts.progress != "none",
+                root=self.config.root, named=plan.named, masker=masker,
+            )
+            reporter.warnings.extend(self.warnings)
+            self.plugins.register_reporter(reporter, "buildsys.console")
+            names.append("buildsys.console")
+            if opts.verbose:
+                self.plugins.register_reporter(console.OutputPrinter(reporter), "buildsys.output")
+                names.append("buildsys.output")
+        if opts.report_json:
+            self.plugins.register_reporter(
+                json_report.JsonReporter(Path(opts.report_json), masker), "buildsys.json")
+            names.append("buildsys.json")
+        if opts.junit_xml:
+            self.plugins.register_reporter(
+                junit.JUnitReporter(Path(opts.junit_xml), masker), "buildsys.junit")
+            names.append("buildsys.junit")
+        return names
+
+    def _execute(self, plan: Plan, masker: Masker, root: Path, started: float) -> ExecutionResult:
+        specs = {s.name: s for s in plan.specs}
+        observer = _HookObserver(self.plugins, specs)
+        executor = ParallelExecutor(
+            max_concurrency=plan.max_concurrency,
+            continue_on_failure=plan.strategy == "parallel",
+            kill_grace=self.config.run.kill_grace,
+            log_dir=state_dir(root) / "logs",
+            masker=masker,
+            observer=observer,
+        )
+        self._executor = executor
+        if self._killed:
+            executor.kill()
+        elif self._stop.is_set():
+            executor.cancel(self._stop_reason)
+        self.plugins.call("buildsys_run_started", builds=plan.specs,
+                          max_concurrency=plan.max_concurrency)
+        result = ExecutionResult(results=(), interrupted=self.interrupted)
+        try:
+            with project_lock(root, on_wait=observer.say, stop=self._stop) as locked:
+                if not locked:
+                    result = self._all_cancelled(plan, started)
+                else:
+                    jobs = [self._job(spec) for spec in plan.specs]
+                    result = executor.execute_jobs(jobs, self._build_fn(specs), presets=plan.presets)
+                    result = attrs.evolve(
+                        result,
+                        total_duration=time.monotonic() - started,
+                        interrupted=self.interrupted,
+                    )
+        finally:
+            self.plugins.call("buildsys_run_finished", result=result)
+        return result
+
+    def _all_cancelled(self, plan: Plan, started: float) -> ExecutionResult:
+        reason = self._stop_reason or "cancelled while waiting for the project lock"
+        results = tuple(plan.presets.get(s.name) or _result(s, Status.CANCELLED, reason)
+                        for s in plan.specs)
+        return ExecutionResult(results, time.monotonic() - started, interrupted=self.interrupted)
+
+    def _job(self, spec: BuildSpec) -> Job:
+        build = self.config.get(spec.name).for_profile(self.options.profile)
+        if self.options.timeout is not None:
+            source = "--timeout on the command line"
+        elif build.timeout_source is not None:
+            source = build.timeout_source
+        elif self.config.run.timeout is not None:
+            source = f"timeout in [run] of {self.config.display_path}"
+        else:
+            source = None
+        return Job(
+            name=spec.name,
+            platform=spec.platform,
+            depends_on=spec.depends_on,
+            timeout=spec.timeout,
+            retries=spec.retries,
+            timeout_source=source,
+            env={**self.environ, **spec.env},
+            cwd=spec.cwd,
+        )
+
+    def _build_fn(self, specs: Mapping[str, BuildSpec]) -> Any:
+        from .context import current_context
+
+        plugins = self.plugins
+
+        def build(name: str) -> None:
+            spec = specs[name]
+            ctx = current_context()
+            registered = plugins.registry.get(spec.platform)
+            if registered is None:  # pragma: no cover - planning rejects these
+                raise BuildFailed(f"no builder for platform {spec.platform!r}", code="UNKNOWN_PLATFORM")
+            if not Path(spec.cwd).is_dir():
+                raise BuildFailed(
+                    f"the build's directory {spec.cwd} does not exist",
+                    suggestions=["create it, or fix `cwd` in builds.toml"],
+                    code="CWD_NOT_FOUND",
+                )
+            try:
+                registered.builder.build(spec, ctx)
+            except BuildFailed as exc:
+                extra = self._suggestions(spec, exc, ctx.log_path)
+                exc.suggestions = tuple(dict.fromkeys([*exc.suggestions, *extra]))
+                raise
+            except Exception as exc:
+                raise BuildFailed(
+                    f"plugin {registered.plugin!r} raised {type(exc).__name__}: {exc}",
+                    suggestions=[
+                        f"this is a bug in plugin {registered.plugin!r} "
+                        f"(version {registered.version}); report it to its authors",
+                    ],
+                    code="PLUGIN_ERROR",
+                    context={"plugin": registered.plugin},
+                ) from exc
+            self._collect_outputs(spec, ctx)
+
+        return build
+
+    def _suggestions(self, spec: BuildSpec, exc: BuildFailed, log_path: Path) -> list[str]:
+        if not self.plugins.has_impl("buildsys_error_suggestions"):
+            return []
+        from .report.tail import read_tail
+
+        error = BuildError(exc.message, code=exc.code, suggestions=exc.suggestions)
+        found: list[str] = []
+        for value in self.plugins.call("buildsys_error_suggestions", build=spec, error=error,
+                                       log_tail=read_tail(log_path)):
+            found.extend(str(v) for v in value)
+        return found
+
+    def _collect_outputs(self, spec: BuildSpec, ctx: Any) -> None:
+        if not spec.outputs:
+            return
+        from .patterns import PatternSet
+
+        root = Path(spec.root)
+        matched = list(PatternSet(spec.outputs).files(root))
+        for rel in matched:
+            ctx.add_artifact(root / rel)
+        if not matched:
+            ctx.warn(f"outputs {list(spec.outputs)} matched no files after the build")
+
+
+class _HookObserver:
+    """Turns executor callbacks into hook calls."""
+
+    def __init__(self, plugins: PluginHost, specs: Mapping[str, BuildSpec]) -> None:
+        self.plugins = plugins
+        self.specs = specs
+        self.wants_output = plugins.has_impl("buildsys_build_output")
+        self._lock = threading.Lock()
+
+    def started(self, job: Job, attempt: int, ctx: Any) -> None:
+        self.plugins.call("buildsys_build_started", build=self.specs[job.name], attempt=attempt)
+
+    def finished(self, result: BuildResult) -> None:
+        self.plugins.call("buildsys_build_finished", build=self.specs[result.name], result=result)
+
+    def output(self, name: str, line: str) -> None:
+        self.plugins.call("buildsys_build_output", build=self.specs[name], line=line)
+
+    def say(self, message: str) -> None:
+        import sys
+
+        print(f"buildsys: {message}", file=sys.stderr, flush=True)
+
+
+def run(config: Config, names: Sequence[str] | None = None, **overrides: Any) -> ExecutionResult:
+    """Build `names` (default: every build) of `config` and what they depend on.
+
+    `overrides` are the fields of `RunOptions` (max_concurrency, strategy,
+    timeout, profile, tags, args, report_json, junit_xml, progress, verbose,
+    stream), plus `plugins` (a loaded `PluginHost`) and `environ`.
+    """
+    plugins = overrides.pop("plugins", None)
+    environ = overrides.pop("environ", None)
+    fields = [f.name for f in attrs.fields(RunOptions)]
+    for key in overrides:
+        if key not in fields:
+            raise TypeError(f"run() got an unknown option {key!r}{did_you_mean(key, fields)}")
+    return Run(config, names or (), RunOptions(**overrides), plugins, environ).execute()

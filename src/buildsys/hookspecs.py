@@ -1,0 +1,121 @@
+"""Hook specifications: the plugin author's reference.
+
+Every hook is called once per plugin, each plugin in isolation: an exception
+raised by one plugin's implementation is reported (`buildsys plugins`, the
+console, the build's errors) and does not stop the other plugins' calls.
+Hooks only grow: a hook or parameter, once released, is never removed or
+renamed, and new parameters are optional for implementations (pluggy passes
+only the arguments an implementation names).
+
+Observer hooks (`buildsys_run_started`, `buildsys_build_started`,
+`buildsys_build_output`, `buildsys_build_finished`, `buildsys_run_finished`)
+are how the built-in console and JSON reporters work too. `buildsys_build_output`
+is called from build worker threads; the others from the scheduling thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from .hooks import hookspec
+
+if TYPE_CHECKING:
+    from .registry import PlatformRegistry
+    from .results import BuildError, BuildResult, ExecutionResult
+    from .spec import BuildSpec
+
+__all__ = [
+    "buildsys_build_finished",
+    "buildsys_build_output",
+    "buildsys_build_started",
+    "buildsys_error_suggestions",
+    "buildsys_register_platforms",
+    "buildsys_run_finished",
+    "buildsys_run_started",
+]
+
+
+@hookspec
+def buildsys_register_platforms(registry: PlatformRegistry) -> None:
+    """Register the platform builders this plugin provides.
+
+    Call ``registry.add(builder)`` once per builder instance. A builder has a
+    ``name`` (the value of ``platform =`` in builds.toml) and a
+    ``build(spec, ctx)`` method, and optionally ``options`` (an attrs class
+    validating the build's platform keys), ``check(host)``,
+    ``fingerprint(host)``, ``default_inputs``, ``default_outputs`` and
+    ``requires_os``. One instance serves many builds at once: it must be
+    thread-safe. Registering a name another plugin registered is an error
+    naming both plugins.
+
+    :param registry: the run's platform registry.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def buildsys_run_started(builds: Sequence[BuildSpec], max_concurrency: int) -> None:
+    """Called once before the first build starts.
+
+    :param builds: every build selected for this run, in file order, including
+        those that will be skipped.
+    :param max_concurrency: how many builds may run at once.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def buildsys_build_started(build: BuildSpec, attempt: int) -> None:
+    """Called when an attempt of a build starts (``attempt`` counts from 1).
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def buildsys_build_output(build: BuildSpec, line: str) -> None:
+    """Called for each line a build's commands print, already masked and decoded.
+
+    Called from the build's worker thread; lines longer than 64 KiB arrive cut.
+    Only called when at least one plugin implements it, so that quiet runs do
+    not pay for line splitting.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def buildsys_build_finished(build: BuildSpec, result: BuildResult) -> None:
+    """Called once per build with its final result, including builds that never
+    started (skipped, cancelled).
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def buildsys_run_finished(result: ExecutionResult) -> None:
+    """Called once when the run is over, also when it failed or was interrupted.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def buildsys_error_suggestions(
+    build: BuildSpec, error: BuildError, log_tail: Sequence[str]
+) -> Sequence[str] | None:
+    """Return extra suggestions for a failed build's error, or ``None``.
+
+    Suggestions from every plugin are appended, in plugin order, after the
+    builder's own, without duplicates.
+
+    :param build: the failed build.
+    :param error: the error as the builder reported it.
+    :param log_tail: the last lines of the build's log.
+
+    .. versionadded:: 0.1
+    """

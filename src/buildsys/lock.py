@@ -1,0 +1,68 @@
+"""One run at a time per project: an exclusive lock in `.buildsys/`."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+__all__ = ["project_lock", "state_dir"]
+
+_GITIGNORE = "# buildsys keeps its logs, cache and lock here; none of it belongs in git.\n*\n"
+
+
+def state_dir(root: Path) -> Path:
+    """`.buildsys/` beside builds.toml, created with its own .gitignore."""
+    path = root / ".buildsys"
+    path.mkdir(exist_ok=True)
+    ignore = path / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text(_GITIGNORE)
+    return path
+
+
+@contextlib.contextmanager
+def project_lock(
+    root: Path,
+    *,
+    on_wait: Callable[[str], None],
+    stop: threading.Event | None = None,
+    poll: float = 0.1,
+) -> Iterator[bool]:
+    """Hold the project's lock; if another run holds it, say so once and wait.
+
+    Yields False if `stop` was set while waiting (the lock is then not held).
+    """
+    path = state_dir(root) / "lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        waited = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not waited:
+                    waited = True
+                    holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+                    on_wait(
+                        f"another buildsys run (pid {holder}) is using {root}; "
+                        "waiting for it to finish..."
+                    )
+                if stop is not None and stop.wait(poll):
+                    yield False
+                    return
+                if stop is None:
+                    threading.Event().wait(poll)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        try:
+            yield True
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

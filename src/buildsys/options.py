@@ -1,0 +1,111 @@
+"""Validating a build's platform keys against its builder's `options` attrs class.
+
+Keys are kebab-case in builds.toml and map to snake_case fields. Fields with
+an attrs converter are converted by it (its TypeError or ValueError becomes the
+message); other fields are structured by cattrs with strict scalars, so that
+`retries = "3"` is an error rather than a silent conversion.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+__all__ = ["OptionProblem", "field_keys", "structure_options"]
+
+
+@attrs.frozen
+class OptionProblem:
+    key: str | None  # None: a problem with the options as a whole
+    message: str
+
+
+def field_keys(cls: type) -> dict[str, attrs.Attribute[Any]]:
+    """builds.toml key (kebab-case) -> attrs field."""
+    return {f.name.replace("_", "-"): f for f in attrs.fields(cls) if f.init}
+
+
+def _strict(kind: type) -> Any:
+    def hook(value: Any, _: type) -> Any:
+        ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if not ok:
+            raise TypeError(f"expected {_type_word(kind)}, got {_describe(value)}")
+        return value
+
+    return hook
+
+
+def _type_word(kind: type) -> str:
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(
+        kind, kind.__name__
+    )
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return f"{type(value).__name__} {value!r}"
+
+
+@functools.cache
+def _converter() -> Any:
+    import cattrs
+
+    conv = cattrs.Converter(forbid_extra_keys=True, prefer_attrib_converters=True)
+    for kind in (str, int, float, bool):
+        conv.register_structure_hook(kind, _strict(kind))
+    return conv
+
+
+def _error_text(exc: BaseException) -> str:
+    try:
+        import cattrs
+    except ImportError:  # pragma: no cover
+        return str(exc)
+    if isinstance(exc, cattrs.BaseValidationError):
+        lines = cattrs.transform_error(exc, path="")
+        return "; ".join(lines)
+    return str(exc)
+
+
+def structure_options(
+    cls: type, raw: Mapping[str, Any]
+) -> tuple[Any, list[OptionProblem]]:
+    """An instance of `cls` from raw builds.toml keys, or the problems found."""
+    attrs.resolve_types(cls)
+    fields = field_keys(cls)
+    problems: list[OptionProblem] = []
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        field = fields.get(key)
+        if field is None:
+            problems.append(OptionProblem(key, "unknown option"))
+            continue
+        try:
+            if field.converter is not None:
+                field.converter(value)  # type: ignore[call-arg]
+                kwargs[field.alias] = value
+            else:
+                kwargs[field.alias] = _converter().structure(value, field.type)
+        except Exception as exc:  # noqa: BLE001 - any structuring error is the user's to fix
+            problems.append(OptionProblem(key, _error_text(exc)))
+    for key, field in fields.items():
+        if key not in raw and field.default is attrs.NOTHING:
+            problems.append(OptionProblem(key, "required option is missing"))
+    if problems:
+        return None, problems
+    try:
+        return cls(**kwargs), []
+    except (TypeError, ValueError) as exc:
+        return None, [OptionProblem(None, str(exc))]

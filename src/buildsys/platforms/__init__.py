@@ -1,0 +1,1 @@
+"""Platforms built into buildsys; they register through the same hook as plugins."""

@@ -1,0 +1,418 @@
+"""Supervised subprocesses: the machinery behind `ctx.run`.
+
+Each command runs in its own session (so its own process group), with stdin
+from /dev/null and stdout and stderr merged into one pipe. Output is read as
+bytes in chunks and handed to an `OutputSink`, which masks secrets and appends
+to the build's log as data arrives; nothing holds the whole output.
+
+Stopping (timeout, cancel, Ctrl-C) sends SIGTERM to the group and to every
+process found by `_proctree`, waits up to the kill grace while still draining
+output, then sends SIGKILL to whatever is left. A main process that exits while
+a descendant still holds the output pipe gets `DRAIN_SECONDS` for the pipe to
+close, then the rest of its group is killed, so such a build cannot hang a run.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+import attrs
+
+from . import _proctree
+from .masking import Masker, StreamMasker
+
+__all__ = [
+    "DISPLAY_LINE_LIMIT",
+    "DRAIN_SECONDS",
+    "Control",
+    "OutputSink",
+    "ProcessOutcome",
+    "StopReason",
+    "run_process",
+]
+
+DISPLAY_LINE_LIMIT = 64 * 1024
+DRAIN_SECONDS = 1.0
+TAIL_LINES = 20
+_CHUNK = 64 * 1024
+# Without a pidfd (macOS, old kernels) process exit is noticed by polling.
+_POLL_SECONDS = 0.05
+
+
+class StopReason:
+    """Why a build's processes are being stopped."""
+
+    TIMEOUT = "timeout"
+    CANCEL = "cancel"
+
+
+class Control:
+    """Stop requests for one build, shared by the scheduler and `ctx.run`.
+
+    `stop()` may be called from any thread (or a signal handler's thread); it
+    wakes a `run_process` blocked on output through a self-pipe.
+    """
+
+    def __init__(self, kill_grace: float = 5.0) -> None:
+        self.kill_grace = kill_grace
+        self.event = threading.Event()
+        self.reason: str | None = None
+        self.detail: str | None = None
+        self.kill_now = False
+        self._read_fd, self._write_fd = os.pipe()
+        os.set_blocking(self._read_fd, False)
+        os.set_blocking(self._write_fd, False)
+        self._closed = False
+
+    @property
+    def wake_fd(self) -> int:
+        return self._read_fd
+
+    def stop(self, reason: str, detail: str | None = None, *, kill_now: bool = False) -> None:
+        if self.reason is None:
+            self.reason = reason
+            self.detail = detail
+        if kill_now:
+            self.kill_now = True
+        self.event.set()
+        self._poke()
+
+    def _poke(self) -> None:
+        if not self._closed:
+            with contextlib.suppress(OSError):
+                os.write(self._write_fd, b"x")
+
+    def drain_wake(self) -> None:
+        with contextlib.suppress(OSError):
+            while os.read(self._read_fd, 4096):
+                pass
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            for fd in (self._read_fd, self._write_fd):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+
+def _cap(line: bytes) -> bytes:
+    if len(line) <= DISPLAY_LINE_LIMIT:
+        return line
+    return line[:DISPLAY_LINE_LIMIT] + f" [... {len(line) - DISPLAY_LINE_LIMIT} bytes cut]".encode()
+
+
+class OutputSink:
+    """Where a build's output goes: masked, appended to its log, tail kept for messages.
+
+    One sink serves every command of a build (they share the log). Lines are
+    split only for the tail and for `on_line`; the log gets the bytes as read.
+    """
+
+    def __init__(
+        self,
+        log: BinaryIO,
+        masker: Masker,
+        on_line: Callable[[str], None] | None = None,
+    ) -> None:
+        self._log = log
+        self._masker = masker
+        self._on_line = on_line
+        self._lock = threading.Lock()
+        self.tail: collections.deque[bytes] = collections.deque(maxlen=TAIL_LINES)
+        self._partial = b""
+        self._partial_dropped = 0
+
+    def stream(self) -> _Stream:
+        return _Stream(self, self._masker.stream())
+
+    def _write(self, data: bytes) -> None:
+        if not data:
+            return
+        with self._lock:
+            self._log.write(data)
+            self._log.flush()
+            self._split(data)
+
+    def _split(self, data: bytes) -> None:
+        lines = data.split(b"\n")
+        first = self._partial + lines[0] if self._partial else lines[0]
+        if len(lines) == 1:
+            # Keep at most one display line of a newline-less flood.
+            if len(first) > DISPLAY_LINE_LIMIT:
+                self._partial_dropped += len(first) - DISPLAY_LINE_LIMIT
+                first = first[:DISPLAY_LINE_LIMIT]
+            self._partial = first
+            return
+        self._emit(first, self._partial_dropped)
+        self._partial_dropped = 0
+        for line in lines[1:-1]:
+            self._emit(line, 0)
+        last = lines[-1]
+        if len(last) > DISPLAY_LINE_LIMIT:
+            self._partial_dropped = len(last) - DISPLAY_LINE_LIMIT
+            last = last[:DISPLAY_LINE_LIMIT]
+        self._partial = last
+
+    def _emit(self, line: bytes, dropped: int) -> None:
+        line = line.removesuffix(b"\r")
+        if dropped:
+            line = line + f" [... {dropped} bytes cut]".encode()
+        else:
+            line = _cap(line)
+        self.tail.append(line)
+        if self._on_line is not None:
+            self._on_line(line.decode("utf-8", "replace"))
+
+    def finish_line(self) -> None:
+        """Emit an unterminated last line (called when a command ends)."""
+        with self._lock:
+            if self._partial or self._partial_dropped:
+                self._emit(self._partial, self._partial_dropped)
+            self._partial = b""
+            self._partial_dropped = 0
+
+    def tail_text(self) -> tuple[str, ...]:
+        with self._lock:
+            return tuple(line.decode("utf-8", "replace") for line in self.tail)
+
+
+class _Stream:
+    """One command's output into a sink, masked across chunk boundaries."""
+
+    def __init__(self, sink: OutputSink, masker: StreamMasker) -> None:
+        self._sink = sink
+        self._masker = masker
+
+    def write(self, chunk: bytes) -> None:
+        self._sink._write(self._masker.feed(chunk))
+
+    def close(self) -> None:
+        self._sink._write(self._masker.flush())
+        self._sink.finish_line()
+
+
+@attrs.frozen
+class ProcessOutcome:
+    """How a supervised command ended."""
+
+    returncode: int
+    duration: float
+    stopped: str | None = None  # a StopReason when buildsys stopped it
+    pipe_held: bool = False  # exited, but a descendant kept its output open
+
+
+class _Supervisor:
+    """State of one running command; lives for one `run_process` call."""
+
+    def __init__(
+        self, proc: subprocess.Popen[bytes], control: Control, token: str, stream: _Stream
+    ) -> None:
+        self.proc = proc
+        self.control = control
+        self.token = token
+        self.stream = stream
+        self.pgid = proc.pid
+        self.eof = False
+        self.exited_at: float | None = None
+        self.term_sent_at: float | None = None
+        self.killed = False
+        self.pipe_held = False
+
+    def _members(self) -> set[int]:
+        root = self.proc.pid if self.exited_at is None else None
+        return _proctree.find_build_processes(root, self.token)
+
+    def terminate(self) -> None:
+        self.term_sent_at = time.monotonic()
+        _proctree.signal_all(self.pgid, self._members(), signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.killed = True
+        # Processes may fork while we signal; a few passes catch the stragglers.
+        for _ in range(5):
+            members = self._members()
+            _proctree.signal_all(self.pgid, members, signal.SIGKILL)
+            _proctree.reap_orphans()
+            if not members:
+                break
+
+    def anything_left(self) -> bool:
+        _proctree.reap_orphans()
+        if _proctree.group_alive(self.pgid):
+            return True
+        return any(not _proctree.is_zombie(p) for p in self._members())
+
+
+def _popen(
+    argv: Sequence[str], cwd: str | os.PathLike[str] | None, env: Mapping[str, str]
+) -> subprocess.Popen[bytes]:
+    with _proctree.spawn_lock:
+        proc = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+            bufsize=0,
+        )
+        _proctree.track(proc.pid)
+    return proc
+
+
+def _pidfd(pid: int) -> int | None:
+    opener = getattr(os, "pidfd_open", None)
+    if opener is None:
+        return None
+    try:
+        fd: int = opener(pid)
+    except OSError:
+        return None
+    return fd
+
+
+def run_process(
+    argv: Sequence[str],
+    *,
+    cwd: str | os.PathLike[str] | None,
+    env: Mapping[str, str],
+    control: Control,
+    sink: OutputSink,
+    token: str,
+) -> ProcessOutcome:
+    """Run one command to its end under `control`; output goes to `sink`.
+
+    Raises `OSError` (e.g. `FileNotFoundError`) when the command cannot start.
+    """
+    _proctree.enable_subreaper()
+    started = time.monotonic()
+    env = {**env, _proctree.TOKEN_VAR: token}
+    proc = _popen(argv, cwd, env)
+    stream = sink.stream()
+    sup = _Supervisor(proc, control, token, stream)
+    assert proc.stdout is not None
+    out_fd = proc.stdout.fileno()
+    pidfd = _pidfd(proc.pid)
+    sel = selectors.DefaultSelector()
+    try:
+        sel.register(out_fd, selectors.EVENT_READ, "out")
+        sel.register(control.wake_fd, selectors.EVENT_READ, "wake")
+        if pidfd is not None:
+            sel.register(pidfd, selectors.EVENT_READ, "exit")
+        _supervise(sup, sel, out_fd, pidfd is not None)
+    finally:
+        if proc.poll() is None:  # an exception (e.g. a full disk) cut supervision short
+            sup.kill()
+        sel.close()
+        if pidfd is not None:
+            os.close(pidfd)
+        proc.stdout.close()
+        stream.close()
+        returncode = proc.wait()
+        _proctree.untrack(proc.pid)
+        _proctree.reap_orphans()
+    return ProcessOutcome(
+        returncode=returncode,
+        duration=time.monotonic() - started,
+        stopped=control.reason if (sup.term_sent_at is not None or sup.killed) else None,
+        pipe_held=sup.pipe_held,
+    )
+
+
+def _supervise(
+    sup: _Supervisor, sel: selectors.BaseSelector, out_fd: int, has_pidfd: bool
+) -> None:
+    control = sup.control
+    while True:
+        now = time.monotonic()
+        if control.event.is_set() and sup.term_sent_at is None and not sup.killed:
+            if control.kill_now:
+                sup.kill()
+            else:
+                sup.terminate()
+        if control.kill_now and not sup.killed and sup.term_sent_at is not None:
+            sup.kill()
+        if sup.exited_at is None and sup.proc.poll() is not None:
+            sup.exited_at = now
+        deadlines: list[float] = []
+        if sup.term_sent_at is not None and not sup.killed:
+            deadlines.append(sup.term_sent_at + control.kill_grace)
+        if sup.exited_at is not None and not sup.eof:
+            deadlines.append(sup.exited_at + DRAIN_SECONDS)
+        if sup.exited_at is not None and sup.eof:
+            # Main process gone and output closed: done, unless we are stopping
+            # the build and something of it is still alive (e.g. ignores SIGTERM
+            # with its output redirected elsewhere).
+            if sup.term_sent_at is None or sup.killed or not sup.anything_left():
+                return
+            deadlines.append(now + _POLL_SECONDS)
+        for deadline in deadlines:
+            if now >= deadline:
+                if sup.exited_at is not None and not sup.eof and sup.term_sent_at is None:
+                    sup.pipe_held = True
+                sup.kill()
+                if sup.exited_at is not None:
+                    _drain_after_kill(sup, out_fd)
+                    return
+                break
+        if not has_pidfd and sup.exited_at is None:
+            deadlines.append(now + _POLL_SECONDS)
+        timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+        for key, _ in sel.select(timeout):
+            if key.data == "out":
+                _read_some(sup, sel, out_fd)
+            elif key.data == "wake":
+                control.drain_wake()
+            elif key.data == "exit":
+                sel.unregister(key.fd)
+                sup.proc.poll()  # reap now: a zombie leader keeps its group alive
+                sup.exited_at = time.monotonic()
+
+
+def _read_some(sup: _Supervisor, sel: selectors.BaseSelector, out_fd: int) -> None:
+    try:
+        data = os.read(out_fd, _CHUNK)
+    except BlockingIOError:
+        return
+    if data:
+        sup.stream.write(data)
+    else:
+        sup.eof = True
+        sel.unregister(out_fd)
+
+
+def _drain_after_kill(sup: _Supervisor, out_fd: int) -> None:
+    """Read what the killed holders left in the pipe, without waiting on a live writer."""
+    os.set_blocking(out_fd, False)
+    end = time.monotonic() + DRAIN_SECONDS
+    while time.monotonic() < end:
+        try:
+            data = os.read(out_fd, _CHUNK)
+        except BlockingIOError:
+            time.sleep(0.01)
+            continue
+        if not data:
+            return
+        sup.stream.write(data)
+
+
+def open_log(path: Path, *, append: bool) -> BinaryIO:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.open("ab" if append else "wb")
+
+
+if sys.platform == "win32":  # pragma: no cover - SPEC: POSIX only, and says so
+    raise ImportError("buildsys supports Linux and macOS; Windows is out of scope for now")

@@ -1,0 +1,100 @@
+"""The platform registry plugins fill through `buildsys_register_platforms`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Protocol
+
+import attrs
+
+if TYPE_CHECKING:
+    from .context import BuildContext
+    from .spec import BuildSpec
+
+__all__ = ["Builder", "PlatformRegistry", "PluginError", "RegisteredPlatform"]
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
+
+
+class Builder(Protocol):
+    """What a platform builder must have; see `buildsys_register_platforms` for the rest."""
+
+    name: str
+
+    def build(self, spec: BuildSpec, ctx: BuildContext) -> object: ...
+
+
+class PluginError(Exception):
+    """A plugin broke the plugin contract; the message names the plugin."""
+
+
+@attrs.frozen
+class RegisteredPlatform:
+    """A builder and the plugin (and its version) that provided it."""
+
+    builder: Any
+    plugin: str
+    version: str
+
+
+class PlatformRegistry:
+    """Platform name -> builder. Duplicates are rejected, naming both plugins."""
+
+    def __init__(self) -> None:
+        self._platforms: dict[str, RegisteredPlatform] = {}
+        self._plugin = "buildsys"
+        self._version = "0"
+
+    def _registering_for(self, plugin: str, version: str) -> None:
+        self._plugin = plugin
+        self._version = version
+
+    def add(self, builder: Builder) -> None:
+        """Register `builder` under `builder.name`."""
+        plugin = self._plugin
+        name = getattr(builder, "name", None)
+        if isinstance(builder, type):
+            raise PluginError(
+                f"plugin {plugin!r} registered the class {builder.__name__}; "
+                "register an instance: registry.add(MyBuilder())"
+            )
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise PluginError(
+                f"plugin {plugin!r} registered {builder!r}, whose `name` is {name!r}; "
+                "a builder needs a `name` string such as 'web' ([A-Za-z0-9][A-Za-z0-9._-]*)"
+            )
+        if not callable(getattr(builder, "build", None)):
+            raise PluginError(
+                f"plugin {plugin!r} registered platform {name!r} without a build(spec, ctx) method"
+            )
+        options = getattr(builder, "options", None)
+        if options is not None and not attrs.has(options):
+            raise PluginError(
+                f"plugin {plugin!r}: platform {name!r} has `options` = {options!r}, "
+                "which is not an attrs class"
+            )
+        existing = self._platforms.get(name)
+        if existing is not None:
+            raise PluginError(
+                f"platform {name!r} is registered by both plugin {existing.plugin!r} and "
+                f"plugin {plugin!r}; uninstall one, or disable one with "
+                f"BUILDSYS_DISABLE_PLUGINS={plugin}"
+            )
+        self._platforms[name] = RegisteredPlatform(builder, plugin, self._version)
+
+    def get(self, name: str) -> RegisteredPlatform | None:
+        return self._platforms.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._platforms)
+
+    def _remove_plugin(self, plugin: str) -> None:
+        for name in [n for n, p in self._platforms.items() if p.plugin == plugin]:
+            del self._platforms[name]
+
+    def __iter__(self) -> Iterator[RegisteredPlatform]:
+        return iter(self._platforms.values())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._platforms

@@ -1,0 +1,1 @@
+"""Reporters: plugins implementing the observer hooks, registered for one run."""

@@ -1,0 +1,160 @@
+"""Plain console progress: a line as each build starts and ends, then a summary.
+
+For each failure the summary shows its error, suggestions, log path and the
+last lines of its log. Lines go out whole under a lock, since hooks fire from
+several threads.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from ..durations import format_duration
+from ..hooks import hookimpl
+from ..masking import Masker
+from ..results import BuildResult, ExecutionResult, Status
+from ..spec import BuildSpec
+from .tail import read_tail
+
+__all__ = ["ConsoleReporter", "OutputPrinter"]
+
+TAIL_LINES = 20
+_SYMBOL = {
+    Status.SUCCEEDED: "ok",
+    Status.CACHED: "cached",
+    Status.FAILED: "FAILED",
+    Status.TIMED_OUT: "TIMED OUT",
+    Status.CANCELLED: "cancelled",
+    Status.SKIPPED: "skipped",
+}
+
+
+class ConsoleReporter:
+    def __init__(
+        self,
+        *,
+        stream: TextIO | None,
+        verbose: bool,
+        progress: bool,
+        root: Path,
+        named: Sequence[str],
+        masker: Masker,
+    ) -> None:
+        self._stream = stream
+        self.verbose = verbose
+        self.progress = progress
+        self.root = root
+        self.named = set(named)
+        self.masker = masker
+        self.warnings: list[str] = []
+        self._lock = threading.Lock()
+
+    @property
+    def stream(self) -> TextIO:
+        return self._stream if self._stream is not None else sys.stdout
+
+    def write(self, text: str) -> None:
+        with self._lock:
+            self.stream.write(self.masker.text(text) + "\n")
+            self.stream.flush()
+
+    @hookimpl
+    def buildsys_run_started(self, builds: Sequence[BuildSpec], max_concurrency: int) -> None:
+        for warning in self.warnings:
+            self.write(f"warning: {warning}")
+        if self.progress:
+            self.write(f"buildsys: {len(builds)} builds, up to {max_concurrency} at a time")
+
+    @hookimpl
+    def buildsys_build_started(self, build: BuildSpec, attempt: int) -> None:
+        if self.progress:
+            again = f" (attempt {attempt})" if attempt > 1 else ""
+            self.write(f"[{build.name}] started{again}")
+
+    @hookimpl
+    def buildsys_build_finished(self, build: BuildSpec, result: BuildResult) -> None:
+        if not self.progress:
+            return
+        text = f"[{build.name}] {_SYMBOL[result.status]}"
+        if result.started_at is not None:
+            text += f" in {format_duration(result.duration)}"
+        if result.reason:
+            text += f": {result.reason}"
+        elif result.errors:
+            text += f": {result.errors[0].message}"
+        self.write(text)
+        for warning in result.warnings:
+            self.write(f"[{build.name}] warning: {warning}")
+
+    @hookimpl
+    def buildsys_run_finished(self, result: ExecutionResult) -> None:
+        if not self.progress:
+            return
+        lines = ["", *self._table(result)]
+        for build in result.results:
+            if build.status in (Status.FAILED, Status.TIMED_OUT):
+                lines.extend(self._failure(build))
+        skipped_named = [r.name for r in result.results
+                         if r.status is Status.SKIPPED and r.name in self.named]
+        if skipped_named:
+            lines.append("")
+            lines.append(f"named on the command line but skipped: {', '.join(skipped_named)}")
+        lines.append("")
+        lines.append(self._verdict(result))
+        self.write("\n".join(lines))
+
+    def _table(self, result: ExecutionResult) -> list[str]:
+        rows = [("build", "platform", "status", "time", "details")]
+        for r in result.results:
+            detail = r.reason or (r.errors[0].message if r.errors else "")
+            if r.flaky:
+                detail = f"flaky: passed on attempt {r.attempts}" + (f"; {detail}" if detail else "")
+            time = format_duration(r.duration) if r.started_at is not None else "-"
+            rows.append((r.name, r.platform, r.status.value, time, detail))
+        widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        return [
+            "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4]
+            for row in rows
+        ]
+
+    def _failure(self, build: BuildResult) -> list[str]:
+        lines = ["", f"--- {build.name} {_SYMBOL[build.status]} ---"]
+        for error in build.errors:
+            lines.append(f"error[{error.code}]: {error.message}")
+            lines.extend(f"  hint: {s}" for s in error.suggestions)
+        tail = read_tail(build.log_path, TAIL_LINES)
+        if tail:
+            lines.append(f"last {len(tail)} lines of {build.log_path}:")
+            lines.extend(f"  | {line}" for line in tail)
+        elif build.log_path:
+            lines.append(f"log (empty): {build.log_path}")
+        return lines
+
+    def _verdict(self, result: ExecutionResult) -> str:
+        parts = [f"{result.success_count} succeeded"]
+        if result.cached_count:
+            parts.append(f"{result.cached_count} cached")
+        for count, word in (
+            (result.failure_count, "failed"),
+            (result.cancelled_count, "cancelled"),
+            (result.skipped_count, "skipped"),
+        ):
+            if count:
+                parts.append(f"{count} {word}")
+        head = "interrupted" if result.interrupted else ("ok" if result.ok else "FAILED")
+        return f"buildsys: {head}: {', '.join(parts)} in {format_duration(result.total_duration)}"
+
+
+class OutputPrinter:
+    """`-v`: each output line of each build, prefixed with the build's name."""
+
+    def __init__(self, console: ConsoleReporter) -> None:
+        self.console = console
+
+    @hookimpl
+    def buildsys_build_output(self, build: BuildSpec, line: str) -> None:
+        self.console.write(f"{build.name} | {line}")

@@ -1,0 +1,55 @@
+"""Results as JSON-ready data: enums as their values, times as ISO 8601, secrets masked."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from ..masking import Masker
+from ..results import BuildResult, ExecutionResult
+
+__all__ = ["REPORT_VERSION", "execution_to_dict", "result_to_dict"]
+
+REPORT_VERSION = 1
+
+
+def _value(masker: Masker) -> Any:
+    def convert(_: Any, __: Any, value: Any) -> Any:
+        if isinstance(value, enum.Enum):
+            return value.value
+        if isinstance(value, datetime):
+            return value.isoformat()
+        if isinstance(value, str):
+            return masker.text(value)
+        if isinstance(value, tuple):
+            return list(value)
+        return value
+
+    return convert
+
+
+def result_to_dict(result: BuildResult, masker: Masker) -> dict[str, Any]:
+    data = attrs.asdict(result, value_serializer=_value(masker))
+    for error in data["errors"]:
+        error["context"] = {k: masker.text(v) if isinstance(v, str) else v
+                            for k, v in dict(error["context"]).items()}
+    return data
+
+
+def execution_to_dict(result: ExecutionResult, masker: Masker) -> dict[str, Any]:
+    return {
+        "version": REPORT_VERSION,
+        "ok": result.ok,
+        "all_completed": result.all_completed,
+        "interrupted": result.interrupted,
+        "total_duration": result.total_duration,
+        "success_count": result.success_count,
+        "failure_count": result.failure_count,
+        "skipped_count": result.skipped_count,
+        "cancelled_count": result.cancelled_count,
+        "cached_count": result.cached_count,
+        "results": [result_to_dict(r, masker) for r in result.results],
+    }

@@ -1,0 +1,122 @@
+"""What a run produces: one `BuildResult` per build and the `ExecutionResult` of the run."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+
+__all__ = ["BuildError", "BuildResult", "ExecutionResult", "Status"]
+
+
+class Status(enum.Enum):
+    """Final state of a build. Values are what reports write."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+    CACHED = "cached"
+
+    @property
+    def ok(self) -> bool:
+        """Whether this status lets dependents run."""
+        return self in (Status.SUCCEEDED, Status.CACHED)
+
+    @property
+    def failed(self) -> bool:
+        return self in (Status.FAILED, Status.TIMED_OUT)
+
+
+def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value or {}))
+
+
+@attrs.frozen
+class BuildError:
+    """One problem with a build, phrased for the person who has to fix it."""
+
+    message: str
+    code: str = "BUILD_FAILED"
+    suggestions: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    context: Mapping[str, Any] = attrs.field(
+        factory=dict, converter=_frozen_mapping, eq=False, hash=False
+    )
+    transient: bool = False
+
+
+@attrs.frozen
+class BuildResult:
+    """The outcome of one build."""
+
+    name: str
+    platform: str
+    status: Status
+    reason: str | None = None
+    duration: float = 0.0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    attempts: int = 0
+    flaky: bool = False
+    artifacts: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    warnings: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    errors: tuple[BuildError, ...] = attrs.field(default=(), converter=tuple)
+    log_path: str | None = None
+
+
+@attrs.frozen
+class ExecutionResult:
+    """The outcome of a run; counts are derived from `results`."""
+
+    results: tuple[BuildResult, ...] = attrs.field(converter=tuple)
+    total_duration: float = 0.0
+    interrupted: bool = False
+
+    def _count(self, *statuses: Status) -> int:
+        return sum(1 for r in self.results if r.status in statuses)
+
+    @property
+    def success_count(self) -> int:
+        """Builds that succeeded, including those served from the cache."""
+        return self._count(Status.SUCCEEDED, Status.CACHED)
+
+    @property
+    def failure_count(self) -> int:
+        """Builds that failed or timed out."""
+        return self._count(Status.FAILED, Status.TIMED_OUT)
+
+    @property
+    def skipped_count(self) -> int:
+        return self._count(Status.SKIPPED)
+
+    @property
+    def cancelled_count(self) -> int:
+        return self._count(Status.CANCELLED)
+
+    @property
+    def cached_count(self) -> int:
+        return self._count(Status.CACHED)
+
+    @property
+    def all_completed(self) -> bool:
+        """True when no build was cancelled and the run was not interrupted."""
+        return not self.interrupted and self.cancelled_count == 0
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing failed, timed out or was cancelled."""
+        return self.failure_count == 0 and self.cancelled_count == 0 and not self.interrupted
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __getitem__(self, name: str) -> BuildResult:
+        for result in self.results:
+            if result.name == name:
+                return result
+        raise KeyError(name)

@@ -1,0 +1,530 @@
+"""Running many builds at once: the scheduling model.
+
+A run is a set of jobs, each a name with dependencies, a timeout and a retry
+count. The scheduler keeps a ready heap ordered by position in the file: a job
+enters it when the last of its dependencies succeeds (or was cached). Whenever
+a slot is free, the first ready job starts, each in its own worker thread, so
+with `-j2` and jobs of 3 s, 1 s, 1 s, 1 s the three short ones share the
+second slot while the long one runs: no batches, no waiting for a round.
+
+Only the thread that called `execute()` changes scheduling state. Workers and
+`cancel()` talk to it through one queue; it wakes on a message or on the
+nearest deadline. At a job's deadline its `Control` is stopped, which kills the
+processes started through `ctx.run` (SIGTERM, kill grace, SIGKILL) and sets
+`ctx.cancelled` for Python code. A worker that still has not returned some
+seconds later is abandoned and reported `timed_out` (or `cancelled`): its slot
+is freed and `execute()` does not wait for it. That is why workers are daemon
+threads and not a `ThreadPoolExecutor`, whose workers are joined at
+interpreter exit and would hang it on a callable that never returns.
+
+When a job fails, its transitive dependents are `skipped`, naming it. With
+`continue_on_failure=False` the first failure also stops every running job
+and marks every pending one `cancelled`.
+
+`Executor` is the interface the engine relies on: `execute_jobs` takes plain,
+serialisable `Job` values, so a distributed executor can stand in later.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import heapq
+import os
+import queue
+import tempfile
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+import attrs
+
+from .context import BuildContext, _current
+from .durations import format_duration
+from .errors import BuildFailed
+from .host import usable_cpus
+from .masking import Masker
+from .process import Control, OutputSink, StopReason
+from .results import BuildError, BuildResult, ExecutionResult, Status
+
+__all__ = ["Executor", "Job", "Observer", "ParallelExecutor"]
+
+# How long a stopped worker has, beyond the kill grace, to return by itself.
+ABANDON_SLACK = 2.0
+
+
+@attrs.frozen
+class Job:
+    """One unit of work for an executor: plain data, no callables."""
+
+    name: str
+    platform: str = ""
+    depends_on: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    timeout: float | None = None
+    retries: int = 0
+    # Where the timeout came from, so a timed-out build says where to raise it.
+    timeout_source: str | None = None
+    env: Mapping[str, str] | None = None  # None: the caller's environment
+    cwd: str | None = None
+
+
+class Observer(Protocol):
+    """Callbacks the executor makes from its scheduling thread (output: from workers)."""
+
+    def started(self, job: Job, attempt: int, ctx: BuildContext) -> None: ...
+
+    def finished(self, result: BuildResult) -> None: ...
+
+    def output(self, name: str, line: str) -> None: ...
+
+
+class Executor(Protocol):
+    """What the engine needs from an executor."""
+
+    def execute_jobs(
+        self,
+        jobs: Sequence[Job],
+        fn: Callable[[str], object],
+        *,
+        presets: Mapping[str, BuildResult] | None = None,
+    ) -> ExecutionResult: ...
+
+    def cancel(self, reason: str | None = None) -> None: ...
+
+    def kill(self) -> None: ...
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@attrs.define
+class _Attempt:
+    job: Job
+    number: int
+    ctx: BuildContext
+    started: float
+    started_at: datetime
+    deadline: float | None
+    abandon_at: float | None = None
+
+
+@attrs.define
+class _Progress:
+    """Everything the scheduling thread knows about one job."""
+
+    job: Job
+    index: int
+    waiting_on: int
+    first_start: float | None = None
+    first_started_at: datetime | None = None
+    attempts: int = 0
+    result: BuildResult | None = None
+
+
+_WAKE = object()
+
+
+class ParallelExecutor:
+    """Runs callables by name on a bounded set of worker threads.
+
+    `execute(names, fn)` calls `fn(name)` for each name, at most
+    `max_concurrency` at a time. An exception fails that name (a `BuildFailed`
+    keeps its message, code and suggestions); a returned `BuildResult` is used
+    as is; anything else counts as success. `cancel()` is thread-safe.
+    Never installs signal handlers.
+    """
+
+    def __init__(
+        self,
+        max_concurrency: int | None = None,
+        build_timeout: float | None = None,
+        continue_on_failure: bool = True,
+        *,
+        kill_grace: float = 5.0,
+        log_dir: str | os.PathLike[str] | None = None,
+        masker: Masker | None = None,
+        observer: Observer | None = None,
+    ) -> None:
+        if max_concurrency is not None and max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
+        self.max_concurrency = max_concurrency or usable_cpus()
+        self.build_timeout = build_timeout
+        self.continue_on_failure = continue_on_failure
+        self.kill_grace = kill_grace
+        self._log_dir = Path(log_dir) if log_dir is not None else None
+        self._masker = masker or Masker()
+        self._observer = observer
+        self._inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._cancel_reason: str | None = None
+        self._killing = False
+
+    # -- thread-safe controls ------------------------------------------------
+
+    def cancel(self, reason: str | None = None) -> None:
+        """Stop the run: running builds are stopped, pending ones cancelled."""
+        if self._cancel_reason is None:
+            self._cancel_reason = reason or "the run was cancelled"
+        self._inbox.put(_WAKE)
+
+    def kill(self) -> None:
+        """Like `cancel()`, but SIGKILL every build's processes now, without a grace period."""
+        self._killing = True
+        self.cancel("the run was killed")
+
+    # -- running --------------------------------------------------------------
+
+    def execute(self, names: Iterable[str], fn: Callable[[str], object]) -> ExecutionResult:
+        """Call `fn(name)` for every name, in parallel; see the class docstring."""
+        return self.execute_jobs([Job(name) for name in names], fn)
+
+    def execute_jobs(
+        self,
+        jobs: Sequence[Job],
+        fn: Callable[[str], object],
+        *,
+        presets: Mapping[str, BuildResult] | None = None,
+    ) -> ExecutionResult:
+        """Run `jobs` honouring their dependencies; `presets` are results decided beforehand."""
+        run = _Run(self, jobs, fn, presets or {})
+        return run.loop()
+
+
+class _Run:
+    """The state of one `execute_jobs` call, owned by the calling thread."""
+
+    def __init__(
+        self,
+        executor: ParallelExecutor,
+        jobs: Sequence[Job],
+        fn: Callable[[str], object],
+        presets: Mapping[str, BuildResult],
+    ) -> None:
+        self.ex = executor
+        self.fn = fn
+        self.parent_context = contextvars.copy_context()
+        names = [job.name for job in jobs]
+        if len(set(names)) != len(names):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(f"duplicate job names: {', '.join(dupes)}")
+        self.progress: dict[str, _Progress] = {}
+        self.dependents: dict[str, list[str]] = {name: [] for name in names}
+        for index, job in enumerate(jobs):
+            deps = [d for d in job.depends_on if d in self.dependents]
+            self.progress[job.name] = _Progress(job, index, len(deps))
+            for dep in deps:
+                self.dependents[dep].append(job.name)
+        self.ready: list[tuple[int, str]] = []
+        self.running: dict[str, _Attempt] = {}
+        self.started_wall = time.monotonic()
+        self.log_dir = executor._log_dir or Path(tempfile.mkdtemp(prefix="buildsys-logs-"))
+        self.failure_seen: str | None = None
+        self.cancel_applied = False
+        self.kill_applied = False
+        for name, result in presets.items():
+            if name in self.progress:
+                self._record(name, result, notify=False)
+        for name, prog in self.progress.items():
+            if prog.result is None and prog.waiting_on == 0:
+                heapq.heappush(self.ready, (prog.index, name))
+        self._check_acyclic()
+
+    def _check_acyclic(self) -> None:
+        reachable = len(self.ready) + sum(1 for p in self.progress.values() if p.result)
+        if reachable == 0 and self.progress:
+            raise ValueError("the jobs' dependencies form a cycle")
+
+    # -- the loop --------------------------------------------------------------
+
+    def loop(self) -> ExecutionResult:
+        while True:
+            self._apply_cancel()
+            self._start_ready()
+            if not self.running:
+                if self.ready and not self.ex._cancel_reason:
+                    continue
+                break
+            self._wait_and_handle()
+        self._settle_leftovers()
+        results = tuple(
+            p.result
+            for p in sorted(self.progress.values(), key=lambda p: p.index)
+            if p.result is not None
+        )
+        return ExecutionResult(
+            results=results,
+            total_duration=time.monotonic() - self.started_wall,
+            interrupted=False,
+        )
+
+    def _settle_leftovers(self) -> None:
+        # Jobs never reached: their dependencies never settled (a cycle), or cancel.
+        reason = self.ex._cancel_reason
+        for name, prog in self.progress.items():
+            if prog.result is None:
+                status = Status.CANCELLED if reason else Status.SKIPPED
+                self._record(
+                    name,
+                    self._unstarted(prog.job, status, reason or "its dependencies never completed"),
+                )
+
+    def _wait_and_handle(self) -> None:
+        now = time.monotonic()
+        wake_at = [
+            a.abandon_at if a.abandon_at is not None else a.deadline
+            for a in self.running.values()
+            if a.abandon_at is not None or a.deadline is not None
+        ]
+        timeout = max(0.0, min(wake_at) - now) if wake_at else None
+        try:
+            message = self.ex._inbox.get(timeout=timeout)
+        except queue.Empty:
+            message = _WAKE
+        if isinstance(message, tuple):
+            attempt, outcome = message
+            if self.running.get(attempt.job.name) is attempt:
+                self._finish(attempt, outcome)
+        self._check_deadlines()
+
+    def _check_deadlines(self) -> None:
+        now = time.monotonic()
+        for attempt in list(self.running.values()):
+            if attempt.deadline is not None and now >= attempt.deadline and attempt.abandon_at is None:
+                limit = format_duration(attempt.job.timeout or self.ex.build_timeout or 0)
+                attempt.ctx.control.stop(StopReason.TIMEOUT, limit)
+                attempt.abandon_at = now + self.ex.kill_grace + ABANDON_SLACK
+            elif attempt.abandon_at is not None and now >= attempt.abandon_at:
+                # The worker ignored the stop: report it and stop waiting for it.
+                self._finish(attempt, ("abandoned", None))
+
+    def _apply_cancel(self) -> None:
+        reason = self.ex._cancel_reason
+        if reason is None:
+            return
+        if self.ex._killing and not self.kill_applied:
+            self.kill_applied = True
+            for attempt in self.running.values():
+                attempt.ctx.control.stop(StopReason.CANCEL, reason, kill_now=True)
+        if self.cancel_applied:
+            return
+        self.cancel_applied = True
+        now = time.monotonic()
+        for attempt in self.running.values():
+            attempt.ctx.control.stop(StopReason.CANCEL, reason, kill_now=self.ex._killing)
+            if attempt.abandon_at is None:
+                attempt.abandon_at = now + self.ex.kill_grace + ABANDON_SLACK
+        for _, name in self.ready:
+            prog = self.progress[name]
+            if prog.result is None:
+                self._record(name, self._unstarted(prog.job, Status.CANCELLED, reason))
+        self.ready.clear()
+        for name, prog in self.progress.items():
+            if prog.result is None and name not in self.running:
+                self._record(name, self._unstarted(prog.job, Status.CANCELLED, reason))
+
+    def _start_ready(self) -> None:
+        while self.ready and len(self.running) < self.ex.max_concurrency:
+            if self.ex._cancel_reason is not None:
+                return
+            _, name = heapq.heappop(self.ready)
+            self._start(self.progress[name])
+
+    def _start(self, prog: _Progress) -> None:
+        job = prog.job
+        prog.attempts += 1
+        now = time.monotonic()
+        if prog.first_start is None:
+            prog.first_start = now
+            prog.first_started_at = _now()
+        log_path = self.log_dir / f"{job.name}.log"
+        if prog.attempts > 1 and log_path.exists():
+            log_path.replace(self.log_dir / f"{job.name}.attempt{prog.attempts - 1}.log")
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = log_path.open("wb")
+        control = Control(self.ex.kill_grace)
+        on_line = None
+        observer = self.ex._observer
+        if observer is not None and getattr(observer, "wants_output", False):
+            name = job.name
+            on_line = lambda line: observer.output(name, line)  # noqa: E731
+        sink = OutputSink(log, self.ex._masker, on_line)
+        env = dict(os.environ) if job.env is None else dict(job.env)
+        ctx = BuildContext(
+            job.name,
+            control=control,
+            sink=sink,
+            log_path=log_path,
+            env=env,
+            cwd=Path(job.cwd) if job.cwd else None,
+            masker=self.ex._masker,
+            token=uuid.uuid4().hex,
+            attempt=prog.attempts,
+        )
+        timeout = job.timeout if job.timeout is not None else self.ex.build_timeout
+        attempt = _Attempt(
+            job=job,
+            number=prog.attempts,
+            ctx=ctx,
+            started=now,
+            started_at=_now(),
+            deadline=now + timeout if timeout is not None else None,
+        )
+        self.running[job.name] = attempt
+        if observer is not None:
+            observer.started(job, prog.attempts, ctx)
+        worker_context = self.parent_context.copy()
+        thread = threading.Thread(
+            target=worker_context.run,
+            args=(self._work, attempt, log),
+            name=f"buildsys:{job.name}",
+            daemon=True,
+        )
+        thread.start()
+
+    def _work(self, attempt: _Attempt, log: object) -> None:
+        _current.set(attempt.ctx)
+        outcome: tuple[str, object]
+        try:
+            outcome = ("returned", self.fn(attempt.job.name))
+        except BaseException as exc:  # noqa: BLE001 - every exception becomes a status
+            outcome = ("raised", exc)
+        finally:
+            close = getattr(log, "close", None)
+            if close is not None:
+                close()
+        self.ex._inbox.put((attempt, outcome))
+
+    # -- results -------------------------------------------------------------
+
+    def _finish(self, attempt: _Attempt, outcome: tuple[str, object]) -> None:
+        del self.running[attempt.job.name]
+        prog = self.progress[attempt.job.name]
+        kind, value = outcome
+        if kind != "abandoned":
+            attempt.ctx.control.close()
+        result = self._classify(attempt, prog, kind, value)
+        retryable = result.status in (Status.FAILED, Status.TIMED_OUT)
+        if retryable and prog.attempts <= attempt.job.retries and self.ex._cancel_reason is None:
+            self._start(prog)
+            return
+        self._record(attempt.job.name, result)
+
+    def _classify(
+        self, attempt: _Attempt, prog: _Progress, kind: str, value: object
+    ) -> BuildResult:
+        job = attempt.job
+        ctx = attempt.ctx
+        finished = time.monotonic()
+        assert prog.first_start is not None
+        base = {
+            "name": job.name,
+            "platform": job.platform,
+            "started_at": prog.first_started_at,
+            "finished_at": _now(),
+            "duration": finished - prog.first_start,
+            "attempts": prog.attempts,
+            "warnings": ctx.warnings,
+            "artifacts": ctx.artifacts,
+            "log_path": str(ctx.log_path),
+        }
+        stop = ctx.control.reason
+        if kind == "returned" and isinstance(value, BuildResult):
+            return value
+        if stop == StopReason.TIMEOUT:
+            limit = ctx.control.detail or "its limit"
+            where = job.timeout_source or "the build_timeout given to ParallelExecutor"
+            error = BuildError(
+                f"{job.name} timed out after {limit}; buildsys stopped its processes",
+                code="BUILD_TIMEOUT",
+                suggestions=(
+                    f"if the build needs longer, raise its timeout ({where})",
+                    "or pass --timeout DURATION for this run",
+                    f"see what it was doing in its log: {ctx.log_path}",
+                ),
+                context={"timeout": limit},
+            )
+            return BuildResult(status=Status.TIMED_OUT, errors=(error,), **base)  # type: ignore[arg-type]
+        if stop == StopReason.CANCEL:
+            return BuildResult(
+                status=Status.CANCELLED,
+                reason=ctx.control.detail or "cancelled",
+                **base,  # type: ignore[arg-type]
+            )
+        if kind == "raised":
+            error = self._error_from(value)
+            return BuildResult(status=Status.FAILED, errors=(error,), **base)  # type: ignore[arg-type]
+        return BuildResult(
+            status=Status.SUCCEEDED,
+            flaky=prog.attempts > 1,
+            **base,  # type: ignore[arg-type]
+        )
+
+    def _error_from(self, exc: object) -> BuildError:
+        mask = self.ex._masker.text
+        if isinstance(exc, BuildFailed):
+            return BuildError(
+                message=mask(exc.message),
+                code=exc.code,
+                suggestions=tuple(mask(s) for s in exc.suggestions),
+                context={k: mask(str(v)) if isinstance(v, str) else v for k, v in exc.context.items()},
+                transient=exc.transient,
+            )
+        assert isinstance(exc, BaseException)
+        where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+        origin = f" at {where.filename}:{where.lineno}" if where else ""
+        return BuildError(
+            message=mask(f"{type(exc).__name__}: {exc}{origin}"),
+            code="UNEXPECTED_ERROR",
+            suggestions=("this looks like a bug in the code the build ran; see the traceback in the log",),
+            context={"exception": type(exc).__name__},
+        )
+
+    def _unstarted(self, job: Job, status: Status, reason: str) -> BuildResult:
+        return BuildResult(name=job.name, platform=job.platform, status=status, reason=reason)
+
+    def _record(self, name: str, result: BuildResult, *, notify: bool = True) -> None:
+        prog = self.progress[name]
+        if prog.result is not None:
+            return
+        prog.result = result
+        if notify and self.ex._observer is not None:
+            self.ex._observer.finished(result)
+        if result.status.ok:
+            for dependent in self.dependents[name]:
+                dprog = self.progress[dependent]
+                dprog.waiting_on -= 1
+                if dprog.waiting_on == 0 and dprog.result is None:
+                    heapq.heappush(self.ready, (dprog.index, dependent))
+            return
+        if result.status.failed and self.failure_seen is None:
+            self.failure_seen = name
+        self._skip_dependents(name, result)
+        if result.status.failed and not self.ex.continue_on_failure:
+            self.ex.cancel(f"cancelled because {name!r} {_verb(result.status)} (stop-on-failure)")
+
+    def _skip_dependents(self, name: str, result: BuildResult) -> None:
+        status = Status.SKIPPED
+        why = f"dependency {name!r} {_verb(result.status)}"
+        if result.status is Status.CANCELLED and self.ex._cancel_reason is not None:
+            # The whole run is stopping: what had not started is cancelled, not skipped.
+            status, why = Status.CANCELLED, self.ex._cancel_reason
+        elif result.status is Status.SKIPPED and result.reason:
+            # Name the root cause once rather than nesting a chain of reasons.
+            why = result.reason if result.reason.startswith("dependency ") else f"{why}: {result.reason}"
+        for dependent in self.dependents[name]:
+            dprog = self.progress[dependent]
+            if dprog.result is None and dependent not in self.running:
+                self._record(dependent, self._unstarted(dprog.job, status, why))
+
+
+def _verb(status: Status) -> str:
+    return {
+        Status.FAILED: "failed",
+        Status.TIMED_OUT: "timed out",
+        Status.CANCELLED: "was cancelled",
+        Status.SKIPPED: "was skipped",
+    }.get(status, status.value)

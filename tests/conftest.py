@@ -1,0 +1,125 @@
+"""Shared helpers for the executor / process tests.
+
+Builds run real Python subprocesses (`[sys.executable, "-c", SCRIPT, *args]`).
+Every script gets `PRELUDE`, which imports the usual modules and defines
+`note(path, value)`: an atomic write (tmp file + rename), so a test polling for
+a pid or timestamp file never reads it half written.
+
+Nothing here asserts on wall-clock time: `wait_for` and `assert_gone` poll only
+to give the kernel (or a child) a moment, and fail with a clear message.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+PRELUDE = """\
+import os, signal, subprocess, sys, time
+def note(path, value):
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as fh:
+        fh.write(str(value))
+    os.replace(tmp, path)
+"""
+
+# A build step that records when it ran: argv = DIR NAME SECONDS.
+TIMED = """
+d, n, secs = sys.argv[1], sys.argv[2], float(sys.argv[3])
+note(f"{d}/{n}.start", repr(time.monotonic()))
+time.sleep(secs)
+note(f"{d}/{n}.end", repr(time.monotonic()))
+"""
+
+
+def py(code: str, *args: object) -> list[str]:
+    """argv running `code` (after PRELUDE) in a fresh interpreter, with `args` as sys.argv[1:]."""
+    return [sys.executable, "-c", PRELUDE + textwrap.dedent(code), *map(str, args)]
+
+
+def wait_for(path: Path, timeout: float = 10.0) -> str:
+    """Contents of `path` once it exists (a liveness poll, not a timing assertion)."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} never appeared")
+        time.sleep(0.01)
+    return path.read_text()
+
+
+def _proc_state(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    return f"state={fields[0].decode()} ppid={fields[1].decode()}"
+
+
+def is_gone(pid: int, timeout: float = 3.0) -> bool:
+    """True once `pid` no longer exists; a zombie still counts as existing."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+
+
+class PidWatch:
+    """Checks recorded pids are gone; kills leftovers at teardown so a failing test leaks nothing."""
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+
+    def read(self, path: Path, timeout: float = 10.0) -> int:
+        pid = int(wait_for(path, timeout))
+        self.seen.append(pid)
+        return pid
+
+    def assert_gone(self, *pids: int) -> None:
+        alive = [p for p in pids if not is_gone(p)]
+        assert not alive, "still alive: " + ", ".join(f"{p} ({_proc_state(p)})" for p in alive)
+
+    def cleanup(self) -> None:
+        for pid in self.seen:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                continue
+
+
+@pytest.fixture
+def pids():
+    watch = PidWatch()
+    yield watch
+    watch.cleanup()
+
+
+@pytest.fixture
+def logs(tmp_path: Path) -> Path:
+    """A log directory inside tmp_path, so runs leave nothing in /tmp."""
+    return tmp_path / "logs"
+
+
+def read_interval(d: Path, name: str) -> tuple[float, float]:
+    return float((d / f"{name}.start").read_text()), float((d / f"{name}.end").read_text())
+
+
+def max_overlap(intervals: list[tuple[float, float]]) -> int:
+    """Most intervals open at one instant (an end before a start at equal times)."""
+    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
+    now = peak = 0
+    for _, delta in events:
+        now += delta
+        peak = max(peak, now)
+    return peak
