@@ -14,8 +14,8 @@ if TYPE_CHECKING:
     from .context import BuildContext, CommandResult, current_context
     from .engine import run
     from .errors import BuildFailed, ConfigError, UsageError
-    from .host import Host
     from .hooks import hookimpl, hookspec
+    from .host import Host
     from .registry import PlatformRegistry
     from .results import BuildError, BuildResult, ExecutionResult, Status
     from .scheduler import Job, ParallelExecutor
@@ -77,7 +77,8 @@ def _version_text() -> str:
     try:
         from ._version import __version__ as version
     except ImportError:  # a source tree that was never built or installed
-        from importlib.metadata import PackageNotFoundError, version as dist_version
+        from importlib.metadata import PackageNotFoundError
+        from importlib.metadata import version as dist_version
 
         try:
             return dist_version("buildsys")

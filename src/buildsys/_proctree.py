@@ -10,7 +10,10 @@ test runner's watchdog) leaves that group; on Linux two things still find it:
   instead of init and stay visible in `/proc` until it reaps them.
 
 Orphans re-parented to us are reaped by pid (`waitpid(pid)`), never with
-`waitpid(-1)`, which would steal the exit statuses `subprocess` waits for.
+`waitpid(-1)`, which would steal the exit statuses `subprocess` waits for;
+and only pids known to come from builds (seen carrying a token, or in the
+process group of a command buildsys started), so the children that the host
+program or a builder start themselves keep their exit statuses.
 On other systems only the process group is signalled.
 """
 
@@ -46,6 +49,10 @@ _IS_LINUX = sys.platform.startswith("linux")
 # `Popen` whose pid is not yet recorded as ours to wait for.
 spawn_lock = threading.Lock()
 _spawned: set[int] = set()
+# Process groups of commands buildsys started, and pids seen carrying a build
+# token: the only orphans reap_orphans() may wait for.
+_build_groups: set[int] = set()
+_adopted: set[int] = set()
 _subreaper_state: list[bool] = []
 
 
@@ -67,6 +74,7 @@ def enable_subreaper() -> bool:
 def track(pid: int) -> None:
     """Record a pid that a `Popen` object owns; call with `spawn_lock` held."""
     _spawned.add(pid)
+    _build_groups.add(pid)
 
 
 def untrack(pid: int) -> None:
@@ -91,16 +99,34 @@ def _children_of_self() -> list[int]:
     return pids
 
 
+def _pgid_of(pid: int) -> int | None:
+    try:
+        with open(f"{_PROC}/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    return int(fields[2]) if len(fields) > 2 else None
+
+
 def reap_orphans() -> None:
-    """Reap exited orphans that were re-parented to us, one pid at a time."""
+    """Reap exited build orphans that were re-parented to us, one pid at a time."""
     if not _IS_LINUX:
         return
     with spawn_lock:
         for pid in _children_of_self():
             if pid in _spawned:
                 continue
-            with contextlib.suppress(ChildProcessError, OSError):
-                os.waitpid(pid, os.WNOHANG)
+            if pid not in _adopted and _pgid_of(pid) not in _build_groups:
+                continue  # the host program's own child: not ours to wait for
+            try:
+                reaped, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                reaped = pid
+            except OSError:
+                continue
+            if reaped == pid:
+                _adopted.discard(pid)
 
 
 def _ppids() -> Iterator[tuple[int, int]]:
@@ -150,6 +176,8 @@ def find_build_processes(root_pid: int | None, token: str) -> set[int]:
                 found.add(child)
                 stack.append(child)
     found.discard(me)
+    with spawn_lock:
+        _adopted.update(found)
     return found
 
 

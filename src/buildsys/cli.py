@@ -58,9 +58,12 @@ def _duration(text: str) -> float:
 def _parser() -> argparse.ArgumentParser:
     from . import _version_text
 
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
-        "-f", "--file", default=argparse.SUPPRESS, metavar="PATH",
+        "-f",
+        "--file",
+        default=argparse.SUPPRESS,
+        metavar="PATH",
         help="the builds.toml to use (default: ./builds.toml)",
     )
     parser = _Parser(
@@ -71,40 +74,75 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-V", "--version", action="version", version=f"buildsys {_version_text()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    build = sub.add_parser("build", parents=[common], help="run builds (default: all)",
-                           description="Build the named builds and what they depend on. "
-                           "Arguments after `--` go to the named builds.")
+    build = sub.add_parser(
+        "build",
+        parents=[common],
+        help="run builds (default: all)",
+        description="Build the named builds and what they depend on. "
+        "Arguments after `--` go to the named builds.",
+    )
     build.add_argument("names", nargs="*", metavar="NAME", help="builds to run (default: all)")
-    build.add_argument("-j", "--max-concurrency", type=_positive_int, metavar="N",
-                       help="builds at once (default: [run] max-concurrency, else usable CPUs)")
-    build.add_argument("-k", "--keep-going", action="store_true",
-                       help="keep going after a failure (strategy parallel)")
-    build.add_argument("--fail-fast", action="store_true",
-                       help="the first failure cancels the rest (strategy stop-on-failure)")
-    build.add_argument("--timeout", type=_duration, metavar="DURATION",
-                       help="per-build timeout for this run, overriding builds.toml")
+    build.add_argument(
+        "-j",
+        "--max-concurrency",
+        type=_positive_int,
+        metavar="N",
+        help="builds at once (default: [run] max-concurrency, else usable CPUs)",
+    )
+    build.add_argument(
+        "-k",
+        "--keep-going",
+        action="store_true",
+        help="keep going after a failure (strategy parallel)",
+    )
+    build.add_argument(
+        "--fail-fast",
+        action="store_true",
+        help="the first failure cancels the rest (strategy stop-on-failure)",
+    )
+    build.add_argument(
+        "--timeout",
+        type=_duration,
+        metavar="DURATION",
+        help="per-build timeout for this run, overriding builds.toml",
+    )
     build.add_argument("--profile", metavar="NAME", help="apply [builds.<name>.profiles.NAME]")
-    build.add_argument("--tag", action="append", default=[], metavar="TAG",
-                       help="select builds with this tag (repeatable)")
+    build.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="select builds with this tag (repeatable)",
+    )
     build.add_argument("--no-cache", action="store_true", help="do not use the build cache")
     build.add_argument("--dry-run", action="store_true", help="print the plan, run nothing")
     build.add_argument("--report-json", metavar="PATH", help="write a JSON report")
     build.add_argument("--junit-xml", metavar="PATH", help="write a JUnit XML report")
-    build.add_argument("--progress", choices=("auto", "rich", "plain", "none"), default="auto",
-                       help="how to show progress (default: auto)")
-    build.add_argument("-v", "--verbose", action="store_true",
-                       help="stream build output, each line prefixed with its build's name")
+    build.add_argument(
+        "--progress",
+        choices=("auto", "rich", "plain", "none"),
+        default="auto",
+        help="how to show progress (default: auto)",
+    )
+    build.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="stream build output, each line prefixed with its build's name",
+    )
 
     listing = sub.add_parser("list", parents=[common], help="list builds and their options")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     listing.add_argument("--profile", metavar="NAME", help="show options with this profile applied")
 
-    plugins = sub.add_parser("plugins", parents=[common],
-                             help="installed plugins, their platforms and toolchain status")
+    plugins = sub.add_parser(
+        "plugins", parents=[common], help="installed plugins, their platforms and toolchain status"
+    )
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
 
-    check = sub.add_parser("check", parents=[common],
-                           help="validate builds.toml and the toolchains; build nothing")
+    check = sub.add_parser(
+        "check", parents=[common], help="validate builds.toml and the toolchains; build nothing"
+    )
     check.add_argument("names", nargs="*", metavar="NAME", help="builds to check (default: all)")
     check.add_argument("--profile", metavar="NAME")
     check.add_argument("--tag", action="append", default=[], metavar="TAG")
@@ -149,7 +187,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             _err(f"error: {problem}")
         count = len(exc.problems)
-        _err(f"buildsys: {count} problem{'s' if count != 1 else ''} in {args.file}; nothing was run")
+        _err(
+            f"buildsys: {count} problem{'s' if count != 1 else ''} in {args.file}; nothing was run"
+        )
         return EXIT_USAGE
     except UsageError as exc:
         _err(f"buildsys: error: {exc}")
@@ -199,8 +239,10 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def _print_plan(plan: Any) -> None:
-    print(f"plan: {len(plan.specs)} builds, up to {plan.max_concurrency} at a time, "
-          f"strategy {plan.strategy}")
+    print(
+        f"plan: {len(plan.specs)} builds, up to {plan.max_concurrency} at a time, "
+        f"strategy {plan.strategy}"
+    )
     for spec in plan.specs:
         preset = plan.presets.get(spec.name)
         if preset is None:
@@ -220,15 +262,17 @@ def _execute_with_signals(run: Any, plan: Any) -> int:
     def target() -> None:
         try:
             outcome["result"] = run.execute(plan)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
+        except BaseException as exc:
             outcome["error"] = exc
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         received.append(signum)
         if len(received) == 1:
             name = signal.Signals(signum).name
-            _err(f"buildsys: {name} received: stopping every build "
-                 "(send it again to kill them at once)")
+            _err(
+                f"buildsys: {name} received: stopping every build "
+                "(send it again to kill them at once)"
+            )
             run.cancel(f"interrupted by {name}", interrupted=True)
         else:
             run.kill()
@@ -266,8 +310,10 @@ def _options_data(options: Any) -> Any:
     import attrs
 
     if attrs.has(type(options)):
-        return {k.replace("_", "-"): list(v) if isinstance(v, tuple) else v
-                for k, v in attrs.asdict(options, recurse=True).items()}
+        return {
+            k.replace("_", "-"): list(v) if isinstance(v, tuple) else v
+            for k, v in attrs.asdict(options, recurse=True).items()
+        }
     return dict(options or {})
 
 
@@ -325,9 +371,11 @@ def _toolchain(plugins: Any, platform: str) -> list[str]:
     if check is None:
         return []
     try:
-        return [f"{e.message}" + "".join(f"\n      hint: {s}" for s in e.suggestions)
-                for e in check(Host()) or []]
-    except Exception as exc:  # noqa: BLE001 - show a plugin bug, do not crash
+        return [
+            f"{e.message}" + "".join(f"\n      hint: {s}" for s in e.suggestions)
+            for e in check(Host()) or []
+        ]
+    except Exception as exc:
         return [f"check() raised {type(exc).__name__}: {exc}"]
 
 
@@ -335,19 +383,22 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     from .plugins import PluginHost
 
     plugins = PluginHost().load()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for info in plugins.plugins:
-        rows.append({
-            "name": info.name,
-            "version": info.version,
-            "distribution": info.distribution,
-            "builtin": info.builtin,
-            "disabled": info.disabled,
-            "platforms": [
-                {"name": p, "toolchain_problems": _toolchain(plugins, p)} for p in info.platforms
-            ],
-            "error": info.error,
-        })
+        rows.append(
+            {
+                "name": info.name,
+                "version": info.version,
+                "distribution": info.distribution,
+                "builtin": info.builtin,
+                "disabled": info.disabled,
+                "platforms": [
+                    {"name": p, "toolchain_problems": _toolchain(plugins, p)}
+                    for p in info.platforms
+                ],
+                "error": info.error,
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
@@ -385,6 +436,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
                     print(f"      hint: {suggestion}")
         else:
             print(f"{spec.name} ({spec.platform}): would be skipped: {preset.reason}")
-    print(f"{config.display_path}: valid; {len(plan.specs)} builds checked, "
-          f"{bad} with toolchain problems")
+    print(
+        f"{config.display_path}: valid; {len(plan.specs)} builds checked, "
+        f"{bad} with toolchain problems"
+    )
     return EXIT_FAILED if bad else EXIT_OK

@@ -120,12 +120,14 @@ def _env_names(value: Any) -> tuple[str, ...]:
 
 def _env_table(value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
-        raise _Invalid(f'expected a table of strings such as {{ NODE_ENV = "production" }}, got {_kind(value)}')
+        raise _Invalid(
+            f'expected a table of strings such as {{ NODE_ENV = "production" }}, got {_kind(value)}'
+        )
     for key, item in value.items():
         if not _ENV_NAME.match(key):
             raise _Invalid(f"{key!r} is not a valid environment variable name")
         if not isinstance(item, str):
-            raise _Invalid(f"{key} must be a string, got {_kind(item)}; quote it: {key} = \"{item}\"")
+            raise _Invalid(f'{key} must be a string, got {_kind(item)}; quote it: {key} = "{item}"')
     return dict(value)
 
 
@@ -146,7 +148,10 @@ def _os_list(value: Any) -> tuple[str, ...]:
 def _strategy(value: Any) -> str:
     text = _str(value)
     if text not in STRATEGIES:
-        raise _Invalid(f"unknown strategy {text!r}{did_you_mean(text, STRATEGIES)}; use one of {', '.join(STRATEGIES)}")
+        raise _Invalid(
+            f"unknown strategy {text!r}{did_you_mean(text, STRATEGIES)}; "
+            f"use one of {', '.join(STRATEGIES)}"
+        )
     return text
 
 
@@ -310,8 +315,12 @@ class _Loader:
             self.text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise ConfigError(
-                [Problem("no such file; create one with `buildsys init`, or pass -f PATH",
-                         file=self.display)]
+                [
+                    Problem(
+                        "no such file; create one with `buildsys init`, or pass -f PATH",
+                        file=self.display,
+                    )
+                ]
             ) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError([Problem(f"cannot read: {exc}", file=self.display)]) from None
@@ -321,7 +330,7 @@ class _Loader:
             raise ConfigError([self._syntax_problem(exc)]) from None
         config = self._validate(data)
         if self.problems:
-            self.problems.sort(key=lambda p: (p.line or 0))
+            self.problems.sort(key=lambda p: p.line or 0)
             raise ConfigError(self.problems)
         assert config is not None
         return config
@@ -343,14 +352,18 @@ class _Loader:
                 self.problem(
                     f"unknown table{did_you_mean(key, TOP_LEVEL)}; builds.toml has "
                     "[run], [defaults] and [builds.<name>] tables",
-                    at=(key,), key=key,
+                    at=(key,),
+                    key=key,
                 )
         run = self._run(data.get("run", {}))
         defaults = self._table(data.get("defaults", {}), ("defaults",))
         for key, value in defaults.items():
             if key == "profiles":
-                self.problem("profiles belong to a build: [builds.<name>.profiles.<profile>]",
-                             at=("defaults", key), key=key)
+                self.problem(
+                    "profiles belong to a build: [builds.<name>.profiles.<profile>]",
+                    at=("defaults", key),
+                    key=key,
+                )
             elif key in BUILD_KEYS:
                 try:
                     BUILD_KEYS[key](value)
@@ -358,8 +371,9 @@ class _Loader:
                     self.problem(str(exc), at=("defaults", key), key=key)
         builds_raw = self._table(data.get("builds", {}), ("builds",))
         if not builds_raw and "builds" not in data:
-            self.problem("no builds: add a table such as [builds.app] with a platform",
-                         at=(), key=None)
+            self.problem(
+                "no builds: add a table such as [builds.app] with a platform", at=(), key=None
+            )
         builds: list[BuildConfig] = []
         accepted_defaults: set[str] = set()
         for name, raw in builds_raw.items():
@@ -367,7 +381,8 @@ class _Loader:
                 self.problem(
                     "invalid build name: use letters, digits, '.', '_' and '-', starting "
                     "with a letter or digit",
-                    at=("builds", name), build=name,
+                    at=("builds", name),
+                    build=name,
                 )
                 continue
             table = self._table(raw, ("builds", name), build=name)
@@ -378,19 +393,22 @@ class _Loader:
                 self.problem(
                     f"unknown key{did_you_mean(key, [*BUILD_KEYS, *known])}; [defaults] takes "
                     "per-build keys, or options of a platform used in this file",
-                    at=("defaults", key), key=key,
+                    at=("defaults", key),
+                    key=key,
                 )
         self._check_graph(builds)
         self._check_outputs(builds)
         return Config(self.path, self.display, run, tuple(builds))
 
-    def _table(
-        self, value: Any, at: tuple[str, ...], build: str | None = None
-    ) -> dict[str, Any]:
+    def _table(self, value: Any, at: tuple[str, ...], build: str | None = None) -> dict[str, Any]:
         if isinstance(value, dict):
             return value
-        self.problem(f"expected a table, got {_kind(value)}", at=at, build=build,
-                     key=at[-1] if build is None else None)
+        self.problem(
+            f"expected a table, got {_kind(value)}",
+            at=at,
+            build=build,
+            key=at[-1] if build is None else None,
+        )
         return {}
 
     def _run(self, raw: Any) -> RunSettings:
@@ -429,7 +447,9 @@ class _Loader:
         defaults: dict[str, Any],
         accepted_defaults: set[str],
     ) -> BuildConfig:
-        profiles_raw = self._table(table.get("profiles", {}), ("builds", name, "profiles"), build=name)
+        profiles_raw = self._table(
+            table.get("profiles", {}), ("builds", name, "profiles"), build=name
+        )
         base = self._variant(name, table, defaults, None, {}, accepted_defaults)
         variants: dict[str, BuildConfig] = {}
         for profile, overrides in profiles_raw.items():
@@ -440,8 +460,9 @@ class _Loader:
             overrides = self._table(overrides, at, build=name)
             for key in ("profiles", "platform"):
                 if key in overrides:
-                    self.problem(f"{key!r} cannot be set per profile", at=(*at, key),
-                                 build=name, key=key)
+                    self.problem(
+                        f"{key!r} cannot be set per profile", at=(*at, key), build=name, key=key
+                    )
             variants[profile] = self._variant(
                 name, table, defaults, profile, overrides, accepted_defaults
             )
@@ -505,15 +526,15 @@ class _Loader:
                 known = self.plugins.registry.names()
                 at = merged["platform"][1] if "platform" in merged else build_at
                 hint = did_you_mean(platform, known)
-                how = (
-                    f"install the plugin that provides it: pip install buildsys-plugin-{platform}"
-                )
+                how = f"install the plugin that provides it: pip install buildsys-plugin-{platform}"
                 if "platform" not in merged:
                     how += " (or set `platform =`; it defaults to the build's name)"
                 self.problem(
                     f"unknown platform {platform!r}{hint}; {how}. Installed platforms: "
                     f"{', '.join(known) or 'none'}",
-                    at=at, build=name, key="platform",
+                    at=at,
+                    build=name,
+                    key="platform",
                 )
         if registered is not None:
             builder = registered.builder
@@ -585,7 +606,9 @@ class _Loader:
                 self.problem(
                     f"platform {platform!r} (plugin {plugin!r}) has an option {key!r} that "
                     "shadows the core key of the same name; the plugin must rename it",
-                    at=("builds", name), build=name, key=key,
+                    at=("builds", name),
+                    build=name,
+                    key=key,
                 )
                 ok = False
         usable: dict[str, Any] = {}
@@ -619,12 +642,14 @@ class _Loader:
         root = self.path.parent
         cwd = values.get("cwd")
         if cwd is not None:
-            target = (root / cwd).resolve() if not os.path.isabs(cwd) else Path(cwd).resolve()
+            target = (root / cwd).resolve()  # an absolute cwd replaces root here
             if not target.is_relative_to(root.resolve()):
                 self.problem(
                     f"cwd {cwd!r} is outside the project ({root}); builds run inside the "
                     "directory holding builds.toml",
-                    at=merged["cwd"][1], build=name, key="cwd",
+                    at=merged["cwd"][1],
+                    build=name,
+                    key="cwd",
                 )
         for key in ("inputs", "outputs"):
             for pattern in values.get(key) or ():
@@ -633,7 +658,9 @@ class _Loader:
                     self.problem(
                         f"pattern {pattern!r} points outside the project; patterns are "
                         "relative to the directory holding builds.toml",
-                        at=merged[key][1], build=name, key=key,
+                        at=merged[key][1],
+                        build=name,
+                        key=key,
                     )
 
     # -- the whole graph -------------------------------------------------------
@@ -653,13 +680,17 @@ class _Loader:
                     elif dep not in names:
                         self.problem(
                             f"unknown build {dep!r}{did_you_mean(dep, names)}",
-                            at=at, build=build.name, key="depends-on",
+                            at=at,
+                            build=build.name,
+                            key="depends-on",
                         )
             for cycle in _cycles(variant):
                 first = next(b for b in variant if b.name == cycle[0])
                 self.problem(
                     f"dependency cycle: {' -> '.join([*cycle, cycle[0]])}",
-                    at=self._at_key(first, "depends-on"), build=cycle[0], key="depends-on",
+                    at=self._at_key(first, "depends-on"),
+                    build=cycle[0],
+                    key="depends-on",
                 )
 
     def _at_key(self, build: BuildConfig, key: str) -> tuple[str, ...]:
@@ -689,7 +720,9 @@ class _Loader:
                         self.problem(
                             f"outputs {pattern!r} overlap outputs {other_pattern!r} of build "
                             f"{other.name!r}; two builds must not write the same files",
-                            at=self._at_key(build, "outputs"), build=build.name, key="outputs",
+                            at=self._at_key(build, "outputs"),
+                            build=build.name,
+                            key="outputs",
                         )
             seen.extend((build, p) for p in build.outputs or ())
 
@@ -710,7 +743,7 @@ def _cycles(builds: Sequence[BuildConfig]) -> list[list[str]]:
             if dep not in deps:
                 continue
             if state.get(dep) == 1:
-                cycle = stack[stack.index(dep):]
+                cycle = stack[stack.index(dep) :]
                 key = frozenset(cycle)
                 if key not in seen_sets:
                     seen_sets.add(key)

@@ -1,4 +1,4 @@
-"""The `ctx` a builder (or any callable run by buildsys) gets: run commands, warn, report artifacts."""
+"""The `ctx` a builder (or any callable run by buildsys) gets: run, warn, add artifacts."""
 
 from __future__ import annotations
 
@@ -104,6 +104,10 @@ class BuildContext:
     def control(self) -> Control:
         return self._control
 
+    def log_note(self, text: str) -> None:
+        """Append text of buildsys's own (not a command's output) to the build's log."""
+        self._sink.note(text)
+
     @property
     def warnings(self) -> tuple[str, ...]:
         with self._lock:
@@ -146,7 +150,8 @@ class BuildContext:
         args = tuple(os.fspath(a) for a in argv)
         if not args:
             raise BuildFailed("ctx.run() was given an empty command", code="EMPTY_COMMAND")
-        shown = self._masker.text(_shorten(shlex.join(args)))
+        # Mask before shortening: a cut could leave half a secret unrecognised.
+        shown = _shorten(self._masker.text(shlex.join(args)))
         if self._control.event.is_set():
             raise _Stopped(f"not started, the build is stopping: {shown}", code="STOPPED")
         workdir = Path(cwd) if cwd is not None else self.cwd
@@ -181,11 +186,10 @@ class BuildContext:
                 suggestions=[f"make it executable: chmod +x {args[0]}"],
                 code="COMMAND_NOT_EXECUTABLE",
             ) from None
-        tail = self._sink.tail_text()
         if outcome.stopped is not None:
             what = "timed out" if outcome.stopped == StopReason.TIMEOUT else "was cancelled"
             raise _Stopped(f"{shown} {what}", code="STOPPED")
-        result = CommandResult(args, outcome.returncode, tail, outcome.duration)
+        result = CommandResult(args, outcome.returncode, outcome.tail, outcome.duration)
         if outcome.pipe_held:
             self.warn(
                 f"{shown} exited while a background process still held its output; "

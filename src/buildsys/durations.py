@@ -13,14 +13,14 @@ _UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 def parse_duration(value: object) -> float:
     """Seconds in `value`; raises `ValueError` with a message fit for a config error."""
     if isinstance(value, bool):
-        raise ValueError(f"expected a duration like \"90s\" or \"20m\", got {value!r}")
+        raise ValueError(f'expected a duration like "90s" or "20m", got {value!r}')
     if isinstance(value, int | float):
         if value < 0:
             raise ValueError(f"a duration cannot be negative, got {value!r}")
         return float(value)
     if not isinstance(value, str):
         raise ValueError(
-            f"expected a duration like \"90s\", \"20m\" or \"1h30m\", got {type(value).__name__}"
+            f'expected a duration like "90s", "20m" or "1h30m", got {type(value).__name__}'
         )
     text = value.strip().lower().replace(" ", "")
     try:
@@ -43,7 +43,7 @@ def parse_duration(value: object) -> float:
     if not text or pos != len(text):
         raise ValueError(
             f"cannot read {value!r} as a duration: use a number of seconds or units h, m, s, ms "
-            "(\"90s\", \"20m\", \"1h30m\")"
+            '("90s", "20m", "1h30m")'
         )
     return total
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -34,6 +34,10 @@ from .spec import BuildSpec
 __all__ = ["Plan", "Run", "RunOptions", "run"]
 
 
+def _strs(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class RunOptions:
     """Command-line (or API) overrides of a run; `None` keeps what builds.toml says."""
@@ -42,8 +46,8 @@ class RunOptions:
     strategy: str | None = None  # "parallel" or "stop-on-failure"
     timeout: float | None = None  # overrides every build's timeout
     profile: str | None = None
-    tags: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    args: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    tags: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    args: tuple[str, ...] = attrs.field(default=(), converter=_strs)
     cache: bool | None = None
     report_json: str | None = None
     junit_xml: str | None = None
@@ -64,10 +68,12 @@ class Plan:
     strategy: str
 
 
-def _result(spec: BuildSpec, status: Status, reason: str | None = None,
-            errors: Sequence[BuildError] = ()) -> BuildResult:
-    return BuildResult(name=spec.name, platform=spec.platform, status=status, reason=reason,
-                       errors=tuple(errors))
+def _result(
+    spec: BuildSpec, status: Status, reason: str | None = None, errors: Sequence[BuildError] = ()
+) -> BuildResult:
+    return BuildResult(
+        name=spec.name, platform=spec.platform, status=status, reason=reason, errors=tuple(errors)
+    )
 
 
 class Run:
@@ -127,29 +133,33 @@ class Run:
         selected = {b.name for b in builds}
         specs: list[BuildSpec] = []
         for build in builds:
-            timeout = opts.timeout if opts.timeout is not None else (
-                build.timeout if build.timeout is not None else config.run.timeout
+            timeout = (
+                opts.timeout
+                if opts.timeout is not None
+                else (build.timeout if build.timeout is not None else config.run.timeout)
             )
-            specs.append(BuildSpec(
-                name=build.name,
-                platform=build.platform,
-                root=str(config.root),
-                cwd=str((config.root / build.cwd).resolve()),
-                options=build.options,
-                profile=opts.profile if build.profile else None,
-                env=dict(build.env),
-                inputs=build.inputs,
-                outputs=build.outputs,
-                args=opts.args if build.name in named else (),
-                depends_on=tuple(d for d in build.depends_on if d in selected),
-                tags=build.tags,
-                timeout=timeout,
-                retries=build.retries if build.retries is not None else config.run.retries,
-                requires_os=build.requires_os,
-                skip_if_unavailable=build.skip_if_unavailable,
-                key_env=build.key_env,
-                secret_env=build.secret_env,
-            ))
+            specs.append(
+                BuildSpec(
+                    name=build.name,
+                    platform=build.platform,
+                    root=str(config.root),
+                    cwd=str((config.root / build.cwd).resolve()),
+                    options=build.options,
+                    profile=opts.profile if build.profile else None,
+                    env=dict(build.env),
+                    inputs=build.inputs,
+                    outputs=build.outputs,
+                    args=opts.args if build.name in named else (),
+                    depends_on=tuple(d for d in build.depends_on if d in selected),
+                    tags=build.tags,
+                    timeout=timeout,
+                    retries=build.retries if build.retries is not None else config.run.retries,
+                    requires_os=build.requires_os,
+                    skip_if_unavailable=build.skip_if_unavailable,
+                    key_env=build.key_env,
+                    secret_env=build.secret_env,
+                )
+            )
         return Plan(
             specs=tuple(specs),
             named=tuple(self.names),
@@ -166,18 +176,26 @@ class Run:
             build = self.config.get(spec.name).for_profile(self.options.profile)
             if spec.requires_os is not None and self.host.os not in spec.requires_os:
                 presets[spec.name] = _result(
-                    spec, Status.SKIPPED,
+                    spec,
+                    Status.SKIPPED,
                     f"requires {' or '.join(spec.requires_os)}; this host is {self.host.os}",
                 )
                 continue
             if build.broken is not None:
-                presets[spec.name] = _result(spec, Status.FAILED, errors=[BuildError(
-                    build.broken,
-                    code="PLUGIN_LOAD_FAILED",
-                    suggestions=(
-                        "run `buildsys plugins` to see the error; reinstall or upgrade the plugin",
-                    ),
-                )])
+                presets[spec.name] = _result(
+                    spec,
+                    Status.FAILED,
+                    errors=[
+                        BuildError(
+                            build.broken,
+                            code="PLUGIN_LOAD_FAILED",
+                            suggestions=(
+                                "run `buildsys plugins` to see the error; "
+                                "reinstall or upgrade the plugin",
+                            ),
+                        )
+                    ],
+                )
                 continue
             if spec.platform not in checks:
                 checks[spec.platform] = self._check(spec.platform)
@@ -185,7 +203,9 @@ class Run:
             if problems:
                 reason = "; ".join(p.message for p in problems)
                 if spec.skip_if_unavailable:
-                    presets[spec.name] = _result(spec, Status.SKIPPED, f"toolchain unavailable: {reason}")
+                    presets[spec.name] = _result(
+                        spec, Status.SKIPPED, f"toolchain unavailable: {reason}"
+                    )
                 else:
                     presets[spec.name] = _result(spec, Status.FAILED, errors=problems)
         return presets
@@ -197,19 +217,26 @@ class Run:
             return []
         try:
             found = list(check(self.host) or [])
-        except Exception as exc:  # noqa: BLE001 - a plugin bug fails its builds only
-            return [BuildError(
-                f"plugin {registered.plugin!r} raised in check(): {type(exc).__name__}: {exc}",
-                code="PLUGIN_ERROR",
-                suggestions=(f"report this to the authors of {registered.plugin!r} "
-                             f"(version {registered.version})",),
-            )]
+        except Exception as exc:
+            return [
+                BuildError(
+                    f"plugin {registered.plugin!r} raised in check(): {type(exc).__name__}: {exc}",
+                    code="PLUGIN_ERROR",
+                    suggestions=(
+                        f"report this to the authors of {registered.plugin!r} "
+                        f"(version {registered.version})",
+                    ),
+                )
+            ]
         bad = [p for p in found if not isinstance(p, BuildError)]
         if bad:
-            return [BuildError(
-                f"plugin {registered.plugin!r}: check() must return BuildError objects, got {bad[0]!r}",
-                code="PLUGIN_ERROR",
-            )]
+            return [
+                BuildError(
+                    f"plugin {registered.plugin!r}: check() must return BuildError objects, "
+                    f"got {bad[0]!r}",
+                    code="PLUGIN_ERROR",
+                )
+            ]
         return found
 
     # -- masking -------------------------------------------------------------
@@ -250,8 +277,12 @@ class Run:
         opts = self.options
         if opts.progress != "none" or opts.verbose:
             reporter = console.ConsoleReporter(
-                stream=opts.stream, verbose=opts.verbose, progress=opts.progress != "none",
-                root=self.config.root, named=plan.named, masker=masker,
+                stream=opts.stream,
+                verbose=opts.verbose,
+                progress=opts.progress != "none",
+                root=self.config.root,
+                named=plan.named,
+                masker=masker,
             )
             reporter.warnings.extend(self.warnings)
             self.plugins.register_reporter(reporter, "buildsys.console")
@@ -261,11 +292,13 @@ class Run:
                 names.append("buildsys.output")
         if opts.report_json:
             self.plugins.register_reporter(
-                json_report.JsonReporter(Path(opts.report_json), masker), "buildsys.json")
+                json_report.JsonReporter(Path(opts.report_json), masker), "buildsys.json"
+            )
             names.append("buildsys.json")
         if opts.junit_xml:
             self.plugins.register_reporter(
-                junit.JUnitReporter(Path(opts.junit_xml), masker), "buildsys.junit")
+                junit.JUnitReporter(Path(opts.junit_xml), masker), "buildsys.junit"
+            )
             names.append("buildsys.junit")
         return names
 
@@ -285,8 +318,9 @@ class Run:
             executor.kill()
         elif self._stop.is_set():
             executor.cancel(self._stop_reason)
-        self.plugins.call("buildsys_run_started", builds=plan.specs,
-                          max_concurrency=plan.max_concurrency)
+        self.plugins.call(
+            "buildsys_run_started", builds=plan.specs, max_concurrency=plan.max_concurrency
+        )
         result = ExecutionResult(results=(), interrupted=self.interrupted)
         try:
             with project_lock(root, on_wait=observer.say, stop=self._stop) as locked:
@@ -294,7 +328,9 @@ class Run:
                     result = self._all_cancelled(plan, started)
                 else:
                     jobs = [self._job(spec) for spec in plan.specs]
-                    result = executor.execute_jobs(jobs, self._build_fn(specs), presets=plan.presets)
+                    result = executor.execute_jobs(
+                        jobs, self._build_fn(specs), presets=plan.presets
+                    )
                     result = attrs.evolve(
                         result,
                         total_duration=time.monotonic() - started,
@@ -306,8 +342,9 @@ class Run:
 
     def _all_cancelled(self, plan: Plan, started: float) -> ExecutionResult:
         reason = self._stop_reason or "cancelled while waiting for the project lock"
-        results = tuple(plan.presets.get(s.name) or _result(s, Status.CANCELLED, reason)
-                        for s in plan.specs)
+        results = tuple(
+            plan.presets.get(s.name) or _result(s, Status.CANCELLED, reason) for s in plan.specs
+        )
         return ExecutionResult(results, time.monotonic() - started, interrupted=self.interrupted)
 
     def _job(self, spec: BuildSpec) -> Job:
@@ -341,7 +378,9 @@ class Run:
             ctx = current_context()
             registered = plugins.registry.get(spec.platform)
             if registered is None:  # pragma: no cover - planning rejects these
-                raise BuildFailed(f"no builder for platform {spec.platform!r}", code="UNKNOWN_PLATFORM")
+                raise BuildFailed(
+                    f"no builder for platform {spec.platform!r}", code="UNKNOWN_PLATFORM"
+                )
             if not Path(spec.cwd).is_dir():
                 raise BuildFailed(
                     f"the build's directory {spec.cwd} does not exist",
@@ -375,8 +414,9 @@ class Run:
 
         error = BuildError(exc.message, code=exc.code, suggestions=exc.suggestions)
         found: list[str] = []
-        for value in self.plugins.call("buildsys_error_suggestions", build=spec, error=error,
-                                       log_tail=read_tail(log_path)):
+        for value in self.plugins.call(
+            "buildsys_error_suggestions", build=spec, error=error, log_tail=read_tail(log_path)
+        ):
             found.extend(str(v) for v in value)
         return found
 

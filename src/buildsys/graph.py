@@ -60,7 +60,7 @@ def to_dot(builds: Sequence[BuildConfig]) -> str:
     lines = ["digraph buildsys {", "  rankdir=LR;", "  node [shape=box];"]
     for build in builds:
         label = f"{build.name}\\n({build.platform})"
-        lines.append(f"  {_quote(build.name)} [label=\"{label}\"];")
+        lines.append(f'  {_quote(build.name)} [label="{label}"];')
     for build in builds:
         for dep in build.depends_on:
             lines.append(f"  {_quote(build.name)} -> {_quote(dep)};")

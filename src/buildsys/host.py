@@ -7,6 +7,7 @@ import os
 import platform
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 
 import attrs
 
@@ -30,8 +31,7 @@ def os_name() -> str:
 def _cgroup_cpu_limit() -> float | None:
     """The CPU quota of this process's cgroup (v2 `cpu.max`, or v1), if one is set."""
     try:
-        with open("/proc/self/cgroup") as fh:
-            lines = fh.read().splitlines()
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
     except OSError:
         return None
     for line in lines:
@@ -42,17 +42,17 @@ def _cgroup_cpu_limit() -> float | None:
             candidates.append(("/sys/fs/cgroup/cpu.max", None))
         elif "cpu" in controllers.split(","):
             for base in ("/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpu"):
-                candidates.append((f"{base}{path}/cpu.cfs_quota_us", f"{base}{path}/cpu.cfs_period_us"))
+                candidates.append(
+                    (f"{base}{path}/cpu.cfs_quota_us", f"{base}{path}/cpu.cfs_period_us")
+                )
                 candidates.append((f"{base}/cpu.cfs_quota_us", f"{base}/cpu.cfs_period_us"))
         for quota_file, period_file in candidates:
             try:
-                with open(quota_file) as fh:
-                    text = fh.read().split()
+                text = Path(quota_file).read_text().split()
                 if period_file is None:
                     quota, period = text[0], text[1]
                 else:
-                    with open(period_file) as fh:
-                        quota, period = text[0], fh.read().strip()
+                    quota, period = text[0], Path(period_file).read_text().strip()
             except (OSError, IndexError):
                 continue
             if quota in ("max", "-1"):

@@ -28,7 +28,7 @@ class Masker:
 
     __slots__ = ("_bytes_re", "_max_len", "_text_re", "_values", "short_names")
 
-    def __init__(self, secrets: Mapping[str, str] = {}) -> None:  # noqa: B006 - never mutated
+    def __init__(self, secrets: Mapping[str, str] = {}) -> None:
         values: set[str] = set()
         short: list[str] = []
         for name, value in secrets.items():

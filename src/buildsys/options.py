@@ -9,8 +9,8 @@ message); other fields are structured by cattrs with strict scalars, so that
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 import attrs
 
@@ -79,9 +79,7 @@ def _error_text(exc: BaseException) -> str:
     return str(exc)
 
 
-def structure_options(
-    cls: type, raw: Mapping[str, Any]
-) -> tuple[Any, list[OptionProblem]]:
+def structure_options(cls: type, raw: Mapping[str, Any]) -> tuple[Any, list[OptionProblem]]:
     """An instance of `cls` from raw builds.toml keys, or the problems found."""
     attrs.resolve_types(cls)
     fields = field_keys(cls)
@@ -93,12 +91,14 @@ def structure_options(
             problems.append(OptionProblem(key, "unknown option"))
             continue
         try:
+            init_name = field.alias or field.name
             if field.converter is not None:
-                field.converter(value)  # type: ignore[call-arg]
-                kwargs[field.alias] = value
+                convert = cast("Callable[[Any], Any]", field.converter)
+                convert(value)  # for its error message; the class converts again
+                kwargs[init_name] = value
             else:
-                kwargs[field.alias] = _converter().structure(value, field.type)
-        except Exception as exc:  # noqa: BLE001 - any structuring error is the user's to fix
+                kwargs[init_name] = _converter().structure(value, field.type)
+        except Exception as exc:
             problems.append(OptionProblem(key, _error_text(exc)))
     for key, field in fields.items():
         if key not in raw and field.default is attrs.NOTHING:

@@ -92,7 +92,11 @@ class PluginHost:
             version = ep.dist.version if ep.dist is not None else "unknown"
             if all_disabled or ep.name in self._disabled or (dist and dist in self._disabled):
                 self._infos[ep.name] = PluginInfo(
-                    ep.name, version, dist, builtin=False, disabled=True,
+                    ep.name,
+                    version,
+                    dist,
+                    builtin=False,
+                    disabled=True,
                     error=f"disabled by {DISABLE_VAR}",
                 )
                 continue
@@ -101,11 +105,14 @@ class PluginHost:
                 continue
             try:
                 plugin = ep.load()
-            except BaseException as exc:  # noqa: BLE001 - a plugin's import may raise anything
+            except BaseException as exc:
                 if isinstance(exc, KeyboardInterrupt):
                     raise
                 self._infos[ep.name] = PluginInfo(
-                    ep.name, version, dist, builtin=False,
+                    ep.name,
+                    version,
+                    dist,
+                    builtin=False,
                     error=f"failed to import {ep.value!r}: {_describe(exc)}",
                 )
                 continue
@@ -118,9 +125,7 @@ class PluginHost:
         try:
             self.pm.register(plugin, name=name)
             unknown = [
-                hook
-                for hook in self.pm.get_hookcallers(plugin) or []
-                if not hook.has_spec()
+                hook for hook in self.pm.get_hookcallers(plugin) or [] if not hook.has_spec()
             ]
             if unknown:
                 names = ", ".join(h.name for h in unknown)
@@ -145,14 +150,13 @@ class PluginHost:
                         "buildsys_register_platforms returned a value; it must call "
                         "registry.add(builder) and return None"
                     )
-            except BaseException as exc:  # noqa: BLE001 - isolate each plugin
+            except BaseException as exc:
                 if isinstance(exc, KeyboardInterrupt):
                     raise
                 self.registry._remove_plugin(name)
                 self._fail(name, f"buildsys_register_platforms raised {_describe(exc)}")
         for name, info in self._infos.items():
-            platforms = tuple(sorted(p_name for p_name in self.registry.names()
-                                     if self.registry.get(p_name).plugin == name))  # type: ignore[union-attr]
+            platforms = tuple(sorted(p.name for p in self.registry if p.plugin == name))
             self._infos[name] = attrs.evolve(info, platforms=platforms)
 
     def _fail(self, name: str, error: str) -> None:
@@ -197,7 +201,7 @@ class PluginHost:
             args = {k: v for k, v in kwargs.items() if k in impl.argnames}
             try:
                 value = impl.function(**args)
-            except BaseException as exc:  # noqa: BLE001 - one plugin must not break a run
+            except BaseException as exc:
                 if isinstance(exc, KeyboardInterrupt):
                     raise
                 self.hook_errors.append(

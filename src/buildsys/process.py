@@ -46,6 +46,8 @@ DISPLAY_LINE_LIMIT = 64 * 1024
 DRAIN_SECONDS = 1.0
 TAIL_LINES = 20
 _CHUNK = 64 * 1024
+# Upper bound on waiting for SIGKILLed processes to die (they are normally gone in ms).
+_KILL_WAIT = 2.0
 # Without a pidfd (macOS, old kernels) process exit is noticed by polling.
 _POLL_SECONDS = 0.05
 
@@ -112,11 +114,59 @@ def _cap(line: bytes) -> bytes:
     return line[:DISPLAY_LINE_LIMIT] + f" [... {len(line) - DISPLAY_LINE_LIMIT} bytes cut]".encode()
 
 
-class OutputSink:
-    """Where a build's output goes: masked, appended to its log, tail kept for messages.
+class _Lines:
+    """Splits one command's output into display lines; keeps the last `TAIL_LINES`."""
 
-    One sink serves every command of a build (they share the log). Lines are
-    split only for the tail and for `on_line`; the log gets the bytes as read.
+    def __init__(self, on_line: Callable[[str], None] | None) -> None:
+        self._on_line = on_line
+        self.tail: collections.deque[bytes] = collections.deque(maxlen=TAIL_LINES)
+        self._partial = b""
+        self._dropped = 0
+
+    def feed(self, data: bytes) -> None:
+        lines = data.split(b"\n")
+        first = self._partial + lines[0] if self._partial else lines[0]
+        # Keep at most one display line of a newline-less flood, counting the rest.
+        if len(first) > DISPLAY_LINE_LIMIT:
+            self._dropped += len(first) - DISPLAY_LINE_LIMIT
+            first = first[:DISPLAY_LINE_LIMIT]
+        if len(lines) == 1:
+            self._partial = first
+            return
+        self._emit(first, self._dropped)
+        self._dropped = 0
+        for line in lines[1:-1]:
+            self._emit(line, 0)
+        last = lines[-1]
+        if len(last) > DISPLAY_LINE_LIMIT:
+            self._dropped = len(last) - DISPLAY_LINE_LIMIT
+            last = last[:DISPLAY_LINE_LIMIT]
+        self._partial = last
+
+    def _emit(self, line: bytes, dropped: int) -> None:
+        line = line.removesuffix(b"\r")
+        line = line + f" [... {dropped} bytes cut]".encode() if dropped else _cap(line)
+        self.tail.append(line)
+        if self._on_line is not None:
+            self._on_line(line.decode("utf-8", "replace"))
+
+    def finish(self) -> None:
+        """Emit an unterminated last line."""
+        if self._partial or self._dropped:
+            self._emit(self._partial, self._dropped)
+        self._partial = b""
+        self._dropped = 0
+
+    def text(self) -> tuple[str, ...]:
+        return tuple(line.decode("utf-8", "replace") for line in self.tail)
+
+
+class OutputSink:
+    """Where a build's output goes: masked and appended to its log as it arrives.
+
+    One sink serves every command of a build (they share the log); each
+    command gets its own `stream()`, which splits its lines for its tail and
+    for `on_line`, so concurrent commands never splice each other's lines.
     """
 
     def __init__(
@@ -129,77 +179,39 @@ class OutputSink:
         self._masker = masker
         self._on_line = on_line
         self._lock = threading.Lock()
-        self.tail: collections.deque[bytes] = collections.deque(maxlen=TAIL_LINES)
-        self._partial = b""
-        self._partial_dropped = 0
+
+    def note(self, text: str) -> None:
+        """Append buildsys's own text (e.g. a traceback) to the log, masked."""
+        lines = _Lines(self._on_line)
+        self._write(self._masker.data(text.encode("utf-8", "replace")), lines)
+        lines.finish()
 
     def stream(self) -> _Stream:
-        return _Stream(self, self._masker.stream())
+        return _Stream(self, self._masker.stream(), _Lines(self._on_line))
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: bytes, lines: _Lines) -> None:
         if not data:
             return
         with self._lock:
             self._log.write(data)
             self._log.flush()
-            self._split(data)
-
-    def _split(self, data: bytes) -> None:
-        lines = data.split(b"\n")
-        first = self._partial + lines[0] if self._partial else lines[0]
-        if len(lines) == 1:
-            # Keep at most one display line of a newline-less flood.
-            if len(first) > DISPLAY_LINE_LIMIT:
-                self._partial_dropped += len(first) - DISPLAY_LINE_LIMIT
-                first = first[:DISPLAY_LINE_LIMIT]
-            self._partial = first
-            return
-        self._emit(first, self._partial_dropped)
-        self._partial_dropped = 0
-        for line in lines[1:-1]:
-            self._emit(line, 0)
-        last = lines[-1]
-        if len(last) > DISPLAY_LINE_LIMIT:
-            self._partial_dropped = len(last) - DISPLAY_LINE_LIMIT
-            last = last[:DISPLAY_LINE_LIMIT]
-        self._partial = last
-
-    def _emit(self, line: bytes, dropped: int) -> None:
-        line = line.removesuffix(b"\r")
-        if dropped:
-            line = line + f" [... {dropped} bytes cut]".encode()
-        else:
-            line = _cap(line)
-        self.tail.append(line)
-        if self._on_line is not None:
-            self._on_line(line.decode("utf-8", "replace"))
-
-    def finish_line(self) -> None:
-        """Emit an unterminated last line (called when a command ends)."""
-        with self._lock:
-            if self._partial or self._partial_dropped:
-                self._emit(self._partial, self._partial_dropped)
-            self._partial = b""
-            self._partial_dropped = 0
-
-    def tail_text(self) -> tuple[str, ...]:
-        with self._lock:
-            return tuple(line.decode("utf-8", "replace") for line in self.tail)
+        lines.feed(data)
 
 
 class _Stream:
     """One command's output into a sink, masked across chunk boundaries."""
 
-    def __init__(self, sink: OutputSink, masker: StreamMasker) -> None:
+    def __init__(self, sink: OutputSink, masker: StreamMasker, lines: _Lines) -> None:
         self._sink = sink
         self._masker = masker
+        self.lines = lines
 
     def write(self, chunk: bytes) -> None:
-        self._sink._write(self._masker.feed(chunk))
+        self._sink._write(self._masker.feed(chunk), self.lines)
 
     def close(self) -> None:
-        self._sink._write(self._masker.flush())
-        self._sink.finish_line()
+        self._sink._write(self._masker.flush(), self.lines)
+        self.lines.finish()
 
 
 @attrs.frozen
@@ -210,6 +222,7 @@ class ProcessOutcome:
     duration: float
     stopped: str | None = None  # a StopReason when buildsys stopped it
     pipe_held: bool = False  # exited, but a descendant kept its output open
+    tail: tuple[str, ...] = ()  # this command's last lines of output, for messages
 
 
 class _Supervisor:
@@ -239,13 +252,20 @@ class _Supervisor:
 
     def kill(self) -> None:
         self.killed = True
-        # Processes may fork while we signal; a few passes catch the stragglers.
-        for _ in range(5):
+        signalled: set[int] = set()
+        give_up = time.monotonic() + _KILL_WAIT
+        # Processes may fork while we signal: repeat until a pass finds nobody,
+        # then wait for the killed to die so orphans re-parented to us are reaped.
+        while True:
             members = self._members()
             _proctree.signal_all(self.pgid, members, signal.SIGKILL)
+            signalled |= members
             _proctree.reap_orphans()
-            if not members:
+            alive = [p for p in signalled if not _proctree.is_zombie(p)]
+            if (not members and not alive) or time.monotonic() > give_up:
                 break
+            time.sleep(0.005)
+        _proctree.reap_orphans()
 
     def anything_left(self) -> bool:
         _proctree.reap_orphans()
@@ -329,12 +349,11 @@ def run_process(
         duration=time.monotonic() - started,
         stopped=control.reason if (sup.term_sent_at is not None or sup.killed) else None,
         pipe_held=sup.pipe_held,
+        tail=stream.lines.text(),
     )
 
 
-def _supervise(
-    sup: _Supervisor, sel: selectors.BaseSelector, out_fd: int, has_pidfd: bool
-) -> None:
+def _supervise(sup: _Supervisor, sel: selectors.BaseSelector, out_fd: int, has_pidfd: bool) -> None:
     control = sup.control
     while True:
         now = time.monotonic()

@@ -33,6 +33,7 @@ class PluginError(Exception):
 class RegisteredPlatform:
     """A builder and the plugin (and its version) that provided it."""
 
+    name: str
     builder: Any
     plugin: str
     version: str
@@ -81,7 +82,7 @@ class PlatformRegistry:
                 f"plugin {plugin!r}; uninstall one, or disable one with "
                 f"BUILDSYS_DISABLE_PLUGINS={plugin}"
             )
-        self._platforms[name] = RegisteredPlatform(builder, plugin, self._version)
+        self._platforms[name] = RegisteredPlatform(name, builder, plugin, self._version)
 
     def get(self, name: str) -> RegisteredPlatform | None:
         return self._platforms.get(name)

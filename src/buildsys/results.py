@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -33,6 +33,18 @@ class Status(enum.Enum):
         return self in (Status.FAILED, Status.TIMED_OUT)
 
 
+def _strs(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+def _errors(value: Iterable[BuildError]) -> tuple[BuildError, ...]:
+    return tuple(value)
+
+
+def _results(value: Iterable[BuildResult]) -> tuple[BuildResult, ...]:
+    return tuple(value)
+
+
 def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(value or {}))
 
@@ -43,7 +55,7 @@ class BuildError:
 
     message: str
     code: str = "BUILD_FAILED"
-    suggestions: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    suggestions: tuple[str, ...] = attrs.field(default=(), converter=_strs)
     context: Mapping[str, Any] = attrs.field(
         factory=dict, converter=_frozen_mapping, eq=False, hash=False
     )
@@ -63,9 +75,9 @@ class BuildResult:
     finished_at: datetime | None = None
     attempts: int = 0
     flaky: bool = False
-    artifacts: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    warnings: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    errors: tuple[BuildError, ...] = attrs.field(default=(), converter=tuple)
+    artifacts: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    warnings: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    errors: tuple[BuildError, ...] = attrs.field(default=(), converter=_errors)
     log_path: str | None = None
 
 
@@ -73,7 +85,7 @@ class BuildResult:
 class ExecutionResult:
     """The outcome of a run; counts are derived from `results`."""
 
-    results: tuple[BuildResult, ...] = attrs.field(converter=tuple)
+    results: tuple[BuildResult, ...] = attrs.field(converter=_results)
     total_duration: float = 0.0
     interrupted: bool = False
 

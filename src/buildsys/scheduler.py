@@ -57,13 +57,17 @@ __all__ = ["Executor", "Job", "Observer", "ParallelExecutor"]
 ABANDON_SLACK = 2.0
 
 
+def _strs(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class Job:
     """One unit of work for an executor: plain data, no callables."""
 
     name: str
     platform: str = ""
-    depends_on: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    depends_on: tuple[str, ...] = attrs.field(default=(), converter=_strs)
     timeout: float | None = None
     retries: int = 0
     # Where the timeout came from, so a timed-out build says where to raise it.
@@ -112,6 +116,10 @@ class _Attempt:
     deadline: float | None
     abandon_at: float | None = None
 
+    def next_wake(self) -> float | None:
+        """When the scheduler must look at this attempt again without being told."""
+        return self.abandon_at if self.abandon_at is not None else self.deadline
+
 
 @attrs.define
 class _Progress:
@@ -159,22 +167,31 @@ class ParallelExecutor:
         self._log_dir = Path(log_dir) if log_dir is not None else None
         self._masker = masker or Masker()
         self._observer = observer
-        self._inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
-        self._cancel_reason: str | None = None
-        self._killing = False
+        self._lock = threading.Lock()
+        self._active: _Run | None = None
+        # A cancel() with no execute() under way applies to the next one.
+        self._pending_cancel: str | None = None
+        self._pending_kill = False
 
     # -- thread-safe controls ------------------------------------------------
 
     def cancel(self, reason: str | None = None) -> None:
         """Stop the run: running builds are stopped, pending ones cancelled."""
-        if self._cancel_reason is None:
-            self._cancel_reason = reason or "the run was cancelled"
-        self._inbox.put(_WAKE)
+        reason = reason or "the run was cancelled"
+        with self._lock:
+            if self._active is not None:
+                self._active.request_cancel(reason, kill=False)
+            elif self._pending_cancel is None:
+                self._pending_cancel = reason
 
     def kill(self) -> None:
         """Like `cancel()`, but SIGKILL every build's processes now, without a grace period."""
-        self._killing = True
-        self.cancel("the run was killed")
+        with self._lock:
+            if self._active is not None:
+                self._active.request_cancel("the run was killed", kill=True)
+            else:
+                self._pending_cancel = self._pending_cancel or "the run was killed"
+                self._pending_kill = True
 
     # -- running --------------------------------------------------------------
 
@@ -191,7 +208,16 @@ class ParallelExecutor:
     ) -> ExecutionResult:
         """Run `jobs` honouring their dependencies; `presets` are results decided beforehand."""
         run = _Run(self, jobs, fn, presets or {})
-        return run.loop()
+        with self._lock:
+            self._active = run
+            if self._pending_cancel is not None:
+                run.request_cancel(self._pending_cancel, kill=self._pending_kill)
+            self._pending_cancel, self._pending_kill = None, False
+        try:
+            return run.loop()
+        finally:
+            with self._lock:
+                self._active = None
 
 
 class _Run:
@@ -206,6 +232,10 @@ class _Run:
     ) -> None:
         self.ex = executor
         self.fn = fn
+        # Workers and cancel() talk to the scheduling thread only through this queue.
+        self.inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self.cancel_reason: str | None = None
+        self.killing = False
         self.parent_context = contextvars.copy_context()
         names = [job.name for job in jobs]
         if len(set(names)) != len(names):
@@ -233,6 +263,14 @@ class _Run:
                 heapq.heappush(self.ready, (prog.index, name))
         self._check_acyclic()
 
+    def request_cancel(self, reason: str, *, kill: bool) -> None:
+        """Thread-safe: the scheduling thread applies it when it next wakes."""
+        if self.cancel_reason is None:
+            self.cancel_reason = reason
+        if kill:
+            self.killing = True
+        self.inbox.put(_WAKE)
+
     def _check_acyclic(self) -> None:
         reachable = len(self.ready) + sum(1 for p in self.progress.values() if p.result)
         if reachable == 0 and self.progress:
@@ -245,7 +283,7 @@ class _Run:
             self._apply_cancel()
             self._start_ready()
             if not self.running:
-                if self.ready and not self.ex._cancel_reason:
+                if self.ready and not self.cancel_reason:
                     continue
                 break
             self._wait_and_handle()
@@ -263,7 +301,7 @@ class _Run:
 
     def _settle_leftovers(self) -> None:
         # Jobs never reached: their dependencies never settled (a cycle), or cancel.
-        reason = self.ex._cancel_reason
+        reason = self.cancel_reason
         for name, prog in self.progress.items():
             if prog.result is None:
                 status = Status.CANCELLED if reason else Status.SKIPPED
@@ -274,18 +312,15 @@ class _Run:
 
     def _wait_and_handle(self) -> None:
         now = time.monotonic()
-        wake_at = [
-            a.abandon_at if a.abandon_at is not None else a.deadline
-            for a in self.running.values()
-            if a.abandon_at is not None or a.deadline is not None
-        ]
+        wake_at = [t for t in map(_Attempt.next_wake, self.running.values()) if t is not None]
         timeout = max(0.0, min(wake_at) - now) if wake_at else None
         try:
-            message = self.ex._inbox.get(timeout=timeout)
+            message = self.inbox.get(timeout=timeout)
         except queue.Empty:
             message = _WAKE
         if isinstance(message, tuple):
             attempt, outcome = message
+            assert isinstance(attempt, _Attempt)
             if self.running.get(attempt.job.name) is attempt:
                 self._finish(attempt, outcome)
         self._check_deadlines()
@@ -293,7 +328,11 @@ class _Run:
     def _check_deadlines(self) -> None:
         now = time.monotonic()
         for attempt in list(self.running.values()):
-            if attempt.deadline is not None and now >= attempt.deadline and attempt.abandon_at is None:
+            if (
+                attempt.deadline is not None
+                and now >= attempt.deadline
+                and attempt.abandon_at is None
+            ):
                 limit = format_duration(attempt.job.timeout or self.ex.build_timeout or 0)
                 attempt.ctx.control.stop(StopReason.TIMEOUT, limit)
                 attempt.abandon_at = now + self.ex.kill_grace + ABANDON_SLACK
@@ -302,10 +341,10 @@ class _Run:
                 self._finish(attempt, ("abandoned", None))
 
     def _apply_cancel(self) -> None:
-        reason = self.ex._cancel_reason
+        reason = self.cancel_reason
         if reason is None:
             return
-        if self.ex._killing and not self.kill_applied:
+        if self.killing and not self.kill_applied:
             self.kill_applied = True
             for attempt in self.running.values():
                 attempt.ctx.control.stop(StopReason.CANCEL, reason, kill_now=True)
@@ -314,7 +353,7 @@ class _Run:
         self.cancel_applied = True
         now = time.monotonic()
         for attempt in self.running.values():
-            attempt.ctx.control.stop(StopReason.CANCEL, reason, kill_now=self.ex._killing)
+            attempt.ctx.control.stop(StopReason.CANCEL, reason, kill_now=self.killing)
             if attempt.abandon_at is None:
                 attempt.abandon_at = now + self.ex.kill_grace + ABANDON_SLACK
         for _, name in self.ready:
@@ -328,7 +367,7 @@ class _Run:
 
     def _start_ready(self) -> None:
         while self.ready and len(self.running) < self.ex.max_concurrency:
-            if self.ex._cancel_reason is not None:
+            if self.cancel_reason is not None:
                 return
             _, name = heapq.heappop(self.ready)
             self._start(self.progress[name])
@@ -390,13 +429,15 @@ class _Run:
         outcome: tuple[str, object]
         try:
             outcome = ("returned", self.fn(attempt.job.name))
-        except BaseException as exc:  # noqa: BLE001 - every exception becomes a status
+        except BaseException as exc:  # every exception becomes a status
             outcome = ("raised", exc)
+            if not isinstance(exc, BuildFailed):
+                attempt.ctx.log_note("".join(traceback.format_exception(exc)))
         finally:
             close = getattr(log, "close", None)
             if close is not None:
                 close()
-        self.ex._inbox.put((attempt, outcome))
+        self.inbox.put((attempt, outcome))
 
     # -- results -------------------------------------------------------------
 
@@ -408,7 +449,7 @@ class _Run:
             attempt.ctx.control.close()
         result = self._classify(attempt, prog, kind, value)
         retryable = result.status in (Status.FAILED, Status.TIMED_OUT)
-        if retryable and prog.attempts <= attempt.job.retries and self.ex._cancel_reason is None:
+        if retryable and prog.attempts <= attempt.job.retries and self.cancel_reason is None:
             self._start(prog)
             return
         self._record(attempt.job.name, result)
@@ -470,7 +511,7 @@ class _Run:
                 message=mask(exc.message),
                 code=exc.code,
                 suggestions=tuple(mask(s) for s in exc.suggestions),
-                context={k: mask(str(v)) if isinstance(v, str) else v for k, v in exc.context.items()},
+                context={k: _mask_value(v, mask) for k, v in exc.context.items()},
                 transient=exc.transient,
             )
         assert isinstance(exc, BaseException)
@@ -479,7 +520,9 @@ class _Run:
         return BuildError(
             message=mask(f"{type(exc).__name__}: {exc}{origin}"),
             code="UNEXPECTED_ERROR",
-            suggestions=("this looks like a bug in the code the build ran; see the traceback in the log",),
+            suggestions=(
+                "this looks like a bug in the code the build ran; see the traceback in the log",
+            ),
             context={"exception": type(exc).__name__},
         )
 
@@ -504,21 +547,38 @@ class _Run:
             self.failure_seen = name
         self._skip_dependents(name, result)
         if result.status.failed and not self.ex.continue_on_failure:
-            self.ex.cancel(f"cancelled because {name!r} {_verb(result.status)} (stop-on-failure)")
+            self.request_cancel(
+                f"cancelled because {name!r} {_verb(result.status)} (stop-on-failure)", kill=False
+            )
 
     def _skip_dependents(self, name: str, result: BuildResult) -> None:
         status = Status.SKIPPED
         why = f"dependency {name!r} {_verb(result.status)}"
-        if result.status is Status.CANCELLED and self.ex._cancel_reason is not None:
+        if result.status is Status.CANCELLED and self.cancel_reason is not None:
             # The whole run is stopping: what had not started is cancelled, not skipped.
-            status, why = Status.CANCELLED, self.ex._cancel_reason
+            status, why = Status.CANCELLED, self.cancel_reason
         elif result.status is Status.SKIPPED and result.reason:
             # Name the root cause once rather than nesting a chain of reasons.
-            why = result.reason if result.reason.startswith("dependency ") else f"{why}: {result.reason}"
+            why = (
+                result.reason
+                if result.reason.startswith("dependency ")
+                else f"{why}: {result.reason}"
+            )
         for dependent in self.dependents[name]:
             dprog = self.progress[dependent]
             if dprog.result is None and dependent not in self.running:
                 self._record(dependent, self._unstarted(dprog.job, status, why))
+
+
+def _mask_value(value: object, mask: Callable[[str], str]) -> object:
+    """Mask strings inside a context value (argv lists, nested tables)."""
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, list | tuple):
+        return type(value)(_mask_value(v, mask) for v in value)
+    if isinstance(value, Mapping):
+        return {k: _mask_value(v, mask) for k, v in value.items()}
+    return value
 
 
 def _verb(status: Status) -> str:

@@ -27,7 +27,7 @@ def _argv(value: object) -> tuple[str, ...]:
     if isinstance(value, str):
         raise TypeError(
             f"expected a list of arguments, got the string {value!r}; write it as a list, "
-            f"e.g. {value.split()!r}, or [\"sh\", \"-c\", {value!r}] if it needs a shell"
+            f'e.g. {value.split()!r}, or ["sh", "-c", {value!r}] if it needs a shell'
         )
     if not isinstance(value, list | tuple) or not all(isinstance(a, str) for a in value):
         raise TypeError(f"expected a list of strings, got {value!r}")

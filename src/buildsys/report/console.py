@@ -98,8 +98,9 @@ class ConsoleReporter:
         for build in result.results:
             if build.status in (Status.FAILED, Status.TIMED_OUT):
                 lines.extend(self._failure(build))
-        skipped_named = [r.name for r in result.results
-                         if r.status is Status.SKIPPED and r.name in self.named]
+        skipped_named = [
+            r.name for r in result.results if r.status is Status.SKIPPED and r.name in self.named
+        ]
         if skipped_named:
             lines.append("")
             lines.append(f"named on the command line but skipped: {', '.join(skipped_named)}")
@@ -112,7 +113,9 @@ class ConsoleReporter:
         for r in result.results:
             detail = r.reason or (r.errors[0].message if r.errors else "")
             if r.flaky:
-                detail = f"flaky: passed on attempt {r.attempts}" + (f"; {detail}" if detail else "")
+                detail = f"flaky: passed on attempt {r.attempts}" + (
+                    f"; {detail}" if detail else ""
+                )
             time = format_duration(r.duration) if r.started_at is not None else "-"
             rows.append((r.name, r.platform, r.status.value, time, detail))
         widths = [max(len(row[i]) for row in rows) for i in range(4)]

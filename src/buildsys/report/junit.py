@@ -26,13 +26,17 @@ def to_junit(result: ExecutionResult, masker: Masker) -> str:
     )
     for build in result.results:
         case = ET.SubElement(
-            suite, "testcase", classname=f"buildsys.{build.platform or 'build'}",
-            name=build.name, time=f"{build.duration:.3f}",
+            suite,
+            "testcase",
+            classname=f"buildsys.{build.platform or 'build'}",
+            name=build.name,
+            time=f"{build.duration:.3f}",
         )
         if build.status in (Status.FAILED, Status.TIMED_OUT):
             first = build.errors[0].message if build.errors else build.status.value
-            failure = ET.SubElement(case, "failure", message=masker.text(first),
-                                    type=build.status.value)
+            failure = ET.SubElement(
+                case, "failure", message=masker.text(first), type=build.status.value
+            )
             lines: list[str] = []
             for error in build.errors:
                 lines.append(f"[{error.code}] {error.message}")

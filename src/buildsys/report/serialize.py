@@ -34,8 +34,10 @@ def _value(masker: Masker) -> Any:
 def result_to_dict(result: BuildResult, masker: Masker) -> dict[str, Any]:
     data = attrs.asdict(result, value_serializer=_value(masker))
     for error in data["errors"]:
-        error["context"] = {k: masker.text(v) if isinstance(v, str) else v
-                            for k, v in dict(error["context"]).items()}
+        error["context"] = {
+            k: masker.text(v) if isinstance(v, str) else v
+            for k, v in dict(error["context"]).items()
+        }
     return data
 
 
