@@ -11,6 +11,7 @@ them are raised together as one `ConfigError`.
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import posixpath
 import re
@@ -231,7 +232,7 @@ class BuildConfig:
         return self.profiles.get(profile, self)
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # slots=False: lets functools.cached_property store the index
 class Config:
     """A validated builds.toml."""
 
@@ -254,10 +255,12 @@ class Config:
         return tuple(sorted({p for b in self.builds for p in b.profiles}))
 
     def get(self, name: str) -> BuildConfig:
-        for build in self.builds:
-            if build.name == name:
-                return build
-        raise KeyError(name)
+        """The build named `name` (no profile applied); raises KeyError."""
+        return self._by_name[name]
+
+    @functools.cached_property
+    def _by_name(self) -> dict[str, BuildConfig]:
+        return {b.name: b for b in self.builds}
 
     def builds_for(self, profile: str | None) -> tuple[BuildConfig, ...]:
         return tuple(b.for_profile(profile) for b in self.builds)

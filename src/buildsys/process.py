@@ -343,7 +343,6 @@ def run_process(
         stream.close()
         returncode = proc.wait()
         _proctree.untrack(proc.pid)
-        _proctree.reap_orphans()
     return ProcessOutcome(
         returncode=returncode,
         duration=time.monotonic() - started,

@@ -43,6 +43,7 @@ from typing import Protocol
 
 import attrs
 
+from . import _proctree
 from .context import BuildContext, _current
 from .durations import format_duration
 from .errors import BuildFailed
@@ -135,6 +136,52 @@ class _Progress:
 
 
 _WAKE = object()
+
+
+class _WorkerPool:
+    """Daemon worker threads, reused across jobs, grown on demand.
+
+    A worker whose job never returns is simply left behind (it is a daemon, so
+    it cannot hold up interpreter exit); the next submit starts a fresh worker
+    when none is idle. Reuse matters: starting a thread per job costs a
+    hand-shake with the new thread on every build.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Callable[..., object], tuple[object, ...]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._lock = threading.Lock()
+        self._idle = 0
+        self._count = 0
+
+    def submit(self, fn: Callable[..., object], *args: object) -> None:
+        with self._lock:
+            if self._idle > 0:
+                self._idle -= 1
+            else:
+                self._count += 1
+                threading.Thread(
+                    target=self._loop, name=f"buildsys-worker-{self._count}", daemon=True
+                ).start()
+        self._jobs.put((fn, args))
+
+    def _loop(self) -> None:
+        while True:
+            item = self._jobs.get()
+            if item is None:
+                return
+            fn, args = item
+            fn(*args)
+            with self._lock:
+                self._idle += 1
+
+    def close(self) -> None:
+        """Let idle workers exit; busy (or abandoned) ones exit when they finish."""
+        with self._lock:
+            count = self._count
+        for _ in range(count):
+            self._jobs.put(None)
 
 
 class ParallelExecutor:
@@ -234,6 +281,7 @@ class _Run:
         self.fn = fn
         # Workers and cancel() talk to the scheduling thread only through this queue.
         self.inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self.pool = _WorkerPool()
         self.cancel_reason: str | None = None
         self.killing = False
         self.parent_context = contextvars.copy_context()
@@ -279,14 +327,18 @@ class _Run:
     # -- the loop --------------------------------------------------------------
 
     def loop(self) -> ExecutionResult:
-        while True:
-            self._apply_cancel()
-            self._start_ready()
-            if not self.running:
-                if self.ready and not self.cancel_reason:
-                    continue
-                break
-            self._wait_and_handle()
+        try:
+            while True:
+                self._apply_cancel()
+                self._start_ready()
+                if not self.running:
+                    if self.ready and not self.cancel_reason:
+                        continue
+                    break
+                self._wait_and_handle()
+        finally:
+            self.pool.close()
+            _proctree.reap_orphans()
         self._settle_leftovers()
         results = tuple(
             p.result
@@ -416,13 +468,7 @@ class _Run:
         if observer is not None:
             observer.started(job, prog.attempts, ctx)
         worker_context = self.parent_context.copy()
-        thread = threading.Thread(
-            target=worker_context.run,
-            args=(self._work, attempt, log),
-            name=f"buildsys:{job.name}",
-            daemon=True,
-        )
-        thread.start()
+        self.pool.submit(worker_context.run, self._work, attempt, log)
 
     def _work(self, attempt: _Attempt, log: object) -> None:
         _current.set(attempt.ctx)
