@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -214,8 +215,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
         raise UsageError("-k/--keep-going and --fail-fast contradict each other; pick one")
     strategy = "parallel" if args.keep_going else ("stop-on-failure" if args.fail_fast else None)
     progress = args.progress
-    if progress in ("auto", "rich"):
-        progress = "plain"
+    if progress == "auto":
+        progress = "rich" if sys.stdout.isatty() and os.environ.get("TERM") != "dumb" else "plain"
     config, plugins = _load(args)
     options = RunOptions(
         max_concurrency=args.max_concurrency,

@@ -45,6 +45,11 @@ class CommandResult:
     output_tail: tuple[str, ...]
     duration: float
 
+    @property
+    def tail(self) -> tuple[str, ...]:
+        """The last lines of the command's output (same as `output_tail`)."""
+        return self.output_tail
+
 
 class _Stopped(BuildFailed):
     """A command buildsys itself stopped (timeout or cancel); the scheduler names the status."""

@@ -51,7 +51,7 @@ class RunOptions:
     cache: bool | None = None
     report_json: str | None = None
     junit_xml: str | None = None
-    progress: str = "none"  # "plain" or "none" for the library; the CLI picks
+    progress: str = "none"  # "rich", "plain" or "none"; the CLI resolves "auto"
     verbose: bool = False
     stream: TextIO | None = None  # where console output goes (default: stdout)
 
@@ -276,7 +276,12 @@ class Run:
         names: list[str] = []
         opts = self.options
         if opts.progress != "none" or opts.verbose:
-            reporter = console.ConsoleReporter(
+            cls = console.ConsoleReporter
+            if opts.progress == "rich":
+                from .report.live import LiveReporter
+
+                cls = LiveReporter
+            reporter = cls(
                 stream=opts.stream,
                 verbose=opts.verbose,
                 progress=opts.progress != "none",

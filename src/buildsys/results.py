@@ -22,6 +22,13 @@ class Status(enum.Enum):
     CANCELLED = "cancelled"
     SKIPPED = "skipped"
     CACHED = "cached"
+    # Lower-case aliases, as SPEC and the reports spell the statuses.
+    succeeded = "succeeded"
+    failed = "failed"
+    timed_out = "timed_out"
+    cancelled = "cancelled"
+    skipped = "skipped"
+    cached = "cached"
 
     @property
     def ok(self) -> bool:
@@ -29,7 +36,8 @@ class Status(enum.Enum):
         return self in (Status.SUCCEEDED, Status.CACHED)
 
     @property
-    def failed(self) -> bool:
+    def is_failure(self) -> bool:
+        """Failed or timed out."""
         return self in (Status.FAILED, Status.TIMED_OUT)
 
 

@@ -589,10 +589,10 @@ class _Run:
                 if dprog.waiting_on == 0 and dprog.result is None:
                     heapq.heappush(self.ready, (dprog.index, dependent))
             return
-        if result.status.failed and self.failure_seen is None:
+        if result.status.is_failure and self.failure_seen is None:
             self.failure_seen = name
         self._skip_dependents(name, result)
-        if result.status.failed and not self.ex.continue_on_failure:
+        if result.status.is_failure and not self.ex.continue_on_failure:
             self.request_cancel(
                 f"cancelled because {name!r} {_verb(result.status)} (stop-on-failure)", kill=False
             )
