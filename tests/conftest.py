@@ -76,7 +76,7 @@ def is_gone(pid: int, timeout: float = 3.0) -> bool:
 
 
 class PidWatch:
-    """Checks recorded pids are gone; kills leftovers at teardown so a failing test leaks nothing."""
+    """Checks recorded pids are gone; kills leftovers at teardown so failing tests leak nothing."""
 
     def __init__(self) -> None:
         self.seen: list[int] = []

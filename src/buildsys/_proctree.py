@@ -127,6 +127,17 @@ def reap_orphans() -> None:
                 continue
             if reaped == pid:
                 _adopted.discard(pid)
+        _prune()
+
+
+def _prune() -> None:
+    """Forget groups and pids that no longer exist, so a reused pid is never taken for ours."""
+    for pid in list(_adopted):
+        if not os.path.exists(f"{_PROC}/{pid}"):
+            _adopted.discard(pid)
+    for pgid in list(_build_groups):
+        if pgid not in _spawned and not group_alive(pgid):
+            _build_groups.discard(pgid)
 
 
 def _ppids() -> Iterator[tuple[int, int]]:

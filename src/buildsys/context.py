@@ -173,6 +173,13 @@ class BuildContext:
                 token=self._token,
             )
         except FileNotFoundError as exc:
+            if workdir is not None and not workdir.is_dir():
+                raise BuildFailed(
+                    f"the working directory {str(workdir)!r} does not exist (running {shown})",
+                    suggestions=["create it, or fix `cwd` in builds.toml or the ctx.run() call"],
+                    code="CWD_NOT_FOUND",
+                    context={"argv": list(args), "cwd": str(workdir)},
+                ) from None
             missing = args[0] if exc.filename in (None, args[0]) else str(exc.filename)
             raise BuildFailed(
                 f"command not found: {missing!r} (running {shown})",
