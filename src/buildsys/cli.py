@@ -263,7 +263,7 @@ def _execute_with_signals(run: Any, plan: Any) -> int:
     def target() -> None:
         try:
             outcome["result"] = run.execute(plan)
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
             outcome["error"] = exc
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -376,7 +376,7 @@ def _toolchain(plugins: Any, platform: str) -> list[str]:
             f"{e.message}" + "".join(f"\n      hint: {s}" for s in e.suggestions)
             for e in check(Host()) or []
         ]
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - show a plugin bug, do not crash
         return [f"check() raised {type(exc).__name__}: {exc}"]
 
 

@@ -20,6 +20,12 @@ from typing import Any, TextIO
 
 import attrs
 
+from .catalogue import (
+    PROJECT_CATALOGUE,
+    Catalogue,
+    CatalogueError,
+    builder_catalogue,
+)
 from .config import Config, did_you_mean
 from .errors import BuildFailed, UsageError
 from .graph import leaves, select
@@ -99,6 +105,9 @@ class Run:
         self._killed = False
         self.interrupted = False
         self.warnings: list[str] = []
+        self._catalogues: dict[str, Catalogue] = {}
+        self._fingerprints: dict[str, str] = {}
+        self._known_lock = threading.Lock()
 
     # -- control from other threads ------------------------------------------
 
@@ -217,7 +226,7 @@ class Run:
             return []
         try:
             found = list(check(self.host) or [])
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a plugin bug fails its builds only
             return [
                 BuildError(
                     f"plugin {registered.plugin!r} raised in check(): {type(exc).__name__}: {exc}",
@@ -395,6 +404,7 @@ class Run:
             try:
                 registered.builder.build(spec, ctx)
             except BuildFailed as exc:
+                self._explain(spec, exc, ctx.log_path)
                 extra = self._suggestions(spec, exc, ctx.log_path)
                 exc.suggestions = tuple(dict.fromkeys([*exc.suggestions, *extra]))
                 raise
@@ -411,6 +421,64 @@ class Run:
             self._collect_outputs(spec, ctx)
 
         return build
+
+    def _catalogue(self, platform: str) -> Catalogue:
+        """Project entries, then the builder's; loaded once per platform."""
+        with self._known_lock:
+            if platform in self._catalogues:
+                return self._catalogues[platform]
+        found = Catalogue()
+        project = self.config.root / PROJECT_CATALOGUE
+        registered = self.plugins.registry.get(platform)
+        try:
+            if project.is_file():
+                found = Catalogue.load(project).for_platform(platform)
+            if registered is not None:
+                found = found + builder_catalogue(registered.builder)
+        except CatalogueError as exc:
+            self.plugins.hook_errors.append(f"error catalogue ignored: {exc}")
+        with self._known_lock:
+            self._catalogues[platform] = found
+        return found
+
+    def _fingerprint(self, platform: str) -> str:
+        with self._known_lock:
+            if platform in self._fingerprints:
+                return self._fingerprints[platform]
+        registered = self.plugins.registry.get(platform)
+        fingerprint = getattr(registered.builder, "fingerprint", None) if registered else None
+        text = ""
+        if fingerprint is not None:
+            try:
+                text = str(fingerprint(self.host) or "")
+            except Exception as exc:  # noqa: BLE001 - a report detail must not fail the build
+                text = f"(fingerprint() raised {type(exc).__name__}: {exc})"
+        with self._known_lock:
+            self._fingerprints[platform] = text
+        return text
+
+    def _explain(self, spec: BuildSpec, exc: BuildFailed, log_path: Path) -> None:
+        """Turn a failure into a known error when the log matches the catalogue."""
+        match = self._catalogue(spec.platform).match_log(log_path)
+        toolchain = self._fingerprint(spec.platform) if match or exc.code != "BUILD_FAILED" else ""
+        if toolchain:
+            exc.context.setdefault("toolchain", toolchain)
+        if match is None:
+            return
+        entry = match.entry
+        exc.context.update(
+            {
+                "matched_lines": list(match.lines),
+                "error": exc.message,
+                **({"phase": entry.phase} if entry.phase else {}),
+                **({"docs": entry.docs} if entry.docs else {}),
+            }
+        )
+        exc.message = entry.message
+        exc.code = entry.code
+        exc.transient = entry.transient
+        docs = [f"docs: {entry.docs}"] if entry.docs else []
+        exc.suggestions = tuple(dict.fromkeys([*entry.suggestions, *docs, *exc.suggestions]))
 
     def _suggestions(self, spec: BuildSpec, exc: BuildFailed, log_path: Path) -> list[str]:
         if not self.plugins.has_impl("buildsys_error_suggestions"):

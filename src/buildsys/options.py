@@ -98,7 +98,7 @@ def structure_options(cls: type, raw: Mapping[str, Any]) -> tuple[Any, list[Opti
                 kwargs[init_name] = value
             else:
                 kwargs[init_name] = _converter().structure(value, field.type)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any structuring error is the user's to fix
             problems.append(OptionProblem(key, _error_text(exc)))
     for key, field in fields.items():
         if key not in raw and field.default is attrs.NOTHING:

@@ -475,7 +475,7 @@ class _Run:
         outcome: tuple[str, object]
         try:
             outcome = ("returned", self.fn(attempt.job.name))
-        except BaseException as exc:  # every exception becomes a status
+        except BaseException as exc:  # noqa: BLE001 - every exception becomes a status
             outcome = ("raised", exc)
             if not isinstance(exc, BuildFailed):
                 attempt.ctx.log_note("".join(traceback.format_exception(exc)))

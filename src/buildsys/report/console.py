@@ -128,7 +128,13 @@ class ConsoleReporter:
         lines = ["", f"--- {build.name} {_SYMBOL[build.status]} ---"]
         for error in build.errors:
             lines.append(f"error[{error.code}]: {error.message}")
+            matched = error.context.get("matched_lines")
+            if matched:
+                lines.append("  matched in the log:")
+                lines.extend(f"  > {line}" for line in matched)
             lines.extend(f"  hint: {s}" for s in error.suggestions)
+            if error.context.get("toolchain"):
+                lines.append(f"  toolchain: {error.context['toolchain']}")
         tail = read_tail(build.log_path, TAIL_LINES)
         if tail:
             lines.append(f"last {len(tail)} lines of {build.log_path}:")
