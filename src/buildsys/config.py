@@ -547,10 +547,11 @@ class _Loader:
             options = self._options(
                 name, platform, registered.plugin, builder, options_raw, accepted_defaults
             )
-            if "inputs" not in values and getattr(builder, "default_inputs", None) is not None:
-                values["inputs"] = tuple(builder.default_inputs)
-            if "outputs" not in values and getattr(builder, "default_outputs", None) is not None:
-                values["outputs"] = tuple(builder.default_outputs)
+            # A builder's defaults speak of its package: relative to the build's cwd.
+            for key, attr in (("inputs", "default_inputs"), ("outputs", "default_outputs")):
+                default = getattr(builder, attr, None)
+                if key not in values and default is not None:
+                    values[key] = _under(values.get("cwd", "."), default)
         elif not host_skipped:
             # The platform's options cannot be checked, but a near miss of a core key can.
             for key, (_, at) in options_raw.items():
@@ -728,6 +729,19 @@ class _Loader:
                             key="outputs",
                         )
             seen.extend((build, p) for p in build.outputs or ())
+
+
+def _under(cwd: str, patterns: Sequence[str]) -> tuple[str, ...]:
+    """Patterns relative to `cwd` made relative to the project root."""
+    prefix = posixpath.normpath(cwd.strip("/"))
+    if prefix in ("", "."):
+        return tuple(patterns)
+    out = []
+    for pattern in patterns:
+        negated = pattern.startswith("!")
+        body = pattern[1:] if negated else pattern
+        out.append(("!" if negated else "") + f"{prefix}/{body.lstrip('/')}")
+    return tuple(out)
 
 
 def _cycles(builds: Sequence[BuildConfig]) -> list[list[str]]:

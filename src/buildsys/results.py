@@ -10,6 +10,8 @@ from typing import Any
 
 import attrs
 
+from .artifacts import Artifact
+
 __all__ = ["BuildError", "BuildResult", "ExecutionResult", "Status"]
 
 
@@ -53,6 +55,10 @@ def _results(value: Iterable[BuildResult]) -> tuple[BuildResult, ...]:
     return tuple(value)
 
 
+def _artifacts(value: Iterable[Artifact]) -> tuple[Artifact, ...]:
+    return tuple(value)
+
+
 def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(value or {}))
 
@@ -87,6 +93,8 @@ class BuildResult:
     warnings: tuple[str, ...] = attrs.field(default=(), converter=_strs)
     errors: tuple[BuildError, ...] = attrs.field(default=(), converter=_errors)
     log_path: str | None = None
+    # Size and sha256 of each artifact, in the order of `artifacts`.
+    artifact_details: tuple[Artifact, ...] = attrs.field(default=(), converter=_artifacts)
 
 
 @attrs.frozen

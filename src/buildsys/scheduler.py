@@ -44,6 +44,7 @@ from typing import Protocol
 import attrs
 
 from . import _proctree
+from .artifacts import Artifact, describe
 from .context import BuildContext, _current
 from .durations import format_duration
 from .errors import BuildFailed
@@ -474,7 +475,9 @@ class _Run:
         _current.set(attempt.ctx)
         outcome: tuple[str, object]
         try:
-            outcome = ("returned", self.fn(attempt.job.name))
+            value = self.fn(attempt.job.name)
+            # Hashing artifacts here keeps it off the scheduling thread.
+            outcome = ("returned", (value, describe(attempt.ctx.artifacts)))
         except BaseException as exc:  # noqa: BLE001 - every exception becomes a status
             outcome = ("raised", exc)
             if not isinstance(exc, BuildFailed):
@@ -519,8 +522,11 @@ class _Run:
             "log_path": str(ctx.log_path),
         }
         stop = ctx.control.reason
-        if kind == "returned" and isinstance(value, BuildResult):
-            return value
+        details: tuple[Artifact, ...] = ()
+        if kind == "returned":
+            value, details = value  # type: ignore[misc]
+            if isinstance(value, BuildResult):
+                return value
         if stop == StopReason.TIMEOUT:
             limit = ctx.control.detail or "its limit"
             where = job.timeout_source or "the build_timeout given to ParallelExecutor"
@@ -547,6 +553,7 @@ class _Run:
         return BuildResult(
             status=Status.SUCCEEDED,
             flaky=prog.attempts > 1,
+            artifact_details=details,
             **base,  # type: ignore[arg-type]
         )
 
