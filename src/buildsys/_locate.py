@@ -22,6 +22,7 @@ class _Scanner:
         self.pos = 0
         self.line = 1
         self.lines: dict[tuple[str, ...], int] = {}
+        self.implied: dict[tuple[str, ...], int] = {}
 
     def peek(self) -> str:
         return self.text[self.pos] if self.pos < len(self.text) else ""
@@ -46,12 +47,15 @@ class _Scanner:
         text = self.text
         for quote in ('"""', "'''"):
             if text.startswith(quote, self.pos):
-                end = text.find(quote, self.pos + 3)
-                end = len(text) if end == -1 else end
+                i = self.pos + 3
+                while i < len(text) and not text.startswith(quote, i):
+                    # Basic strings have escapes: a \""" inside one does not end it.
+                    i += 2 if quote == '"""' and text[i] == "\\" else 1
+                end = min(i, len(text))
                 while text.startswith(quote[0], end + 3):  # up to two quotes may end the body
                     end += 1
                 value = text[self.pos + 3 : end]
-                self.advance(end + 3 - self.pos)
+                self.advance(min(end + 3, len(text)) - self.pos)
                 return value
         quote = text[self.pos]
         i = self.pos + 1
@@ -120,7 +124,7 @@ class _Scanner:
                 if not key:
                     self.advance()
                     continue
-                self.lines.setdefault(path + key, line)
+                self.record(path + key, line)
                 self.skip_ws()
                 if self.peek() == "=":
                     self.advance()
@@ -140,7 +144,7 @@ class _Scanner:
                 double = self.text.startswith("[[", self.pos)
                 self.advance(2 if double else 1)
                 table = self.key()
-                self.lines.setdefault(table, line)
+                self.record(table, line)
                 self.advance(2 if double else 1)
                 continue
             key = self.key()
@@ -148,11 +152,17 @@ class _Scanner:
                 end = self.text.find("\n", self.pos)
                 self.advance((end if end != -1 else len(self.text)) - self.pos)
                 continue
-            self.lines.setdefault(table + key, line)
+            self.record(table + key, line)
             self.skip_ws()
             if self.peek() == "=":
                 self.advance()
             self.value(table + key)
+
+    def record(self, path: tuple[str, ...], line: int) -> None:
+        """The line of `path`; parent tables it implies get this line unless written out."""
+        self.lines.setdefault(path, line)
+        for end in range(1, len(path)):
+            self.implied.setdefault(path[:end], line)
 
 
 class KeyLines:
@@ -161,7 +171,7 @@ class KeyLines:
     def __init__(self, text: str) -> None:
         scanner = _Scanner(text)
         scanner.document()
-        self._lines = scanner.lines
+        self._lines = {**scanner.implied, **scanner.lines}
 
     def line(self, *path: str) -> int | None:
         """The line of `path`, or of its nearest written ancestor (an implicit table)."""

@@ -119,6 +119,13 @@ def _env_names(value: Any) -> tuple[str, ...]:
     return names
 
 
+def _toml(value: Any) -> str:
+    """A scalar as TOML writes it (true, not True)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def _env_table(value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
         raise _Invalid(
@@ -128,7 +135,9 @@ def _env_table(value: Any) -> dict[str, str]:
         if not _ENV_NAME.match(key):
             raise _Invalid(f"{key!r} is not a valid environment variable name")
         if not isinstance(item, str):
-            raise _Invalid(f'{key} must be a string, got {_kind(item)}; quote it: {key} = "{item}"')
+            raise _Invalid(
+                f'{key} must be a string, got {_kind(item)}; quote it: {key} = "{_toml(item)}"'
+            )
     return dict(value)
 
 
@@ -346,15 +355,34 @@ class _Loader:
             line, column = int(match.group(1)), int(match.group(2))
             message = message[: match.start()].rstrip()
         elif "end of document" in message:
-            line = self.text.count("\n") + 1
+            # The last line that exists: a file ending in a newline has no line after it.
+            line = max(1, self.text.count("\n") + (0 if self.text.endswith("\n") else 1))
         return Problem(f"invalid TOML: {message}", file=self.display, line=line, column=column)
 
     def _validate(self, data: dict[str, Any]) -> Config | None:
-        for key in data:
-            if key not in TOP_LEVEL:
+        for key, value in data.items():
+            if key in TOP_LEVEL:
+                continue
+            if isinstance(value, dict):
                 self.problem(
                     f"unknown table{did_you_mean(key, TOP_LEVEL)}; builds.toml has "
                     "[run], [defaults] and [builds.<name>] tables",
+                    at=(key,),
+                    key=key,
+                )
+            else:
+                where = [
+                    t
+                    for t, keys in (("[run]", RUN_KEYS), ("[defaults]", BUILD_KEYS))
+                    if key in keys
+                ]
+                hint = (
+                    f"; put it under {' or '.join(where)}"
+                    if where
+                    else "; settings go under [run], [defaults] or [builds.<name>]"
+                )
+                self.problem(
+                    f"unknown key{did_you_mean(key, [*RUN_KEYS, *BUILD_KEYS])}{hint}",
                     at=(key,),
                     key=key,
                 )
@@ -388,8 +416,10 @@ class _Loader:
                     build=name,
                 )
                 continue
-            table = self._table(raw, ("builds", name), build=name)
-            builds.append(self._build(name, table, defaults, accepted_defaults))
+            if not isinstance(raw, dict):
+                self._table(raw, ("builds", name), build=name)
+                continue
+            builds.append(self._build(name, raw, defaults, accepted_defaults))
         for key in defaults:
             if key not in BUILD_KEYS and key != "profiles" and key not in accepted_defaults:
                 known = self._known_option_keys()
@@ -400,18 +430,16 @@ class _Loader:
                     key=key,
                 )
         self._check_graph(builds)
-        self._check_outputs(builds)
+        for variant in self._variants(builds):
+            self._check_outputs(variant)
         return Config(self.path, self.display, run, tuple(builds))
 
     def _table(self, value: Any, at: tuple[str, ...], build: str | None = None) -> dict[str, Any]:
         if isinstance(value, dict):
             return value
-        self.problem(
-            f"expected a table, got {_kind(value)}",
-            at=at,
-            build=build,
-            key=at[-1] if build is None else None,
-        )
+        # The key is what follows the build's own path: e.g. 'profiles.release'.
+        key = ".".join(at[2:]) if build is not None else ".".join(at)
+        self.problem(f"expected a table, got {_kind(value)}", at=at, build=build, key=key or None)
         return {}
 
     def _run(self, raw: Any) -> RunSettings:
@@ -490,8 +518,9 @@ class _Loader:
             layers.append((overrides, ("builds", name, "profiles", profile)))
         for layer, at in layers:
             for key, value in layer.items():
-                if key == "profiles":
-                    continue
+                in_profile = profile is not None and at == ("builds", name, "profiles", profile)
+                if key == "profiles" or (key == "platform" and in_profile):
+                    continue  # a profile's platform is reported in _build and ignored
                 if key == "env" and "env" in merged and isinstance(value, dict):
                     previous = merged["env"][0]
                     if isinstance(previous, dict):
@@ -512,13 +541,15 @@ class _Loader:
                     self.problem(str(exc), at=at, build=name, key=key)
 
         platform = values.get("platform", name)
+        platform_invalid = "platform" in merged and "platform" not in values
         build_at = ("builds", name)
         requires_os = values.get("requires-os")
         host_skipped = requires_os is not None and self.host_os not in requires_os
         options: Any = {k: v for k, (v, _) in options_raw.items()}
         broken: str | None = None
-        registered = None if host_skipped else self.plugins.registry.get(platform)
-        if not host_skipped and registered is None:
+        # Validated whatever the host, so that a file is valid everywhere or nowhere.
+        registered = None if platform_invalid else self.plugins.registry.get(platform)
+        if not host_skipped and not platform_invalid and registered is None:
             provider = self.plugins.broken_provider(platform)
             if provider is not None:
                 broken = (
@@ -552,7 +583,7 @@ class _Loader:
                 default = getattr(builder, attr, None)
                 if key not in values and default is not None:
                     values[key] = _under(values.get("cwd", "."), default)
-        elif not host_skipped:
+        else:
             # The platform's options cannot be checked, but a near miss of a core key can.
             for key, (_, at) in options_raw.items():
                 hint = did_you_mean(key, _ALL_BUILD_KEYS)
@@ -616,11 +647,13 @@ class _Loader:
                 )
                 ok = False
         usable: dict[str, Any] = {}
+        guessed: set[str] = set()  # options a typo probably meant: not also "missing"
         for key, (value, at) in raw.items():
             if key not in fields:
                 if at[0] == "defaults":
                     continue  # a default for another platform's builds
                 hint = did_you_mean(key, [*_ALL_BUILD_KEYS, *fields])
+                guessed.update(f for f in fields if hint == did_you_mean(key, [f]))
                 what = (
                     f"platform {platform!r} takes no options"
                     if cls is None
@@ -632,13 +665,16 @@ class _Loader:
             if at[0] == "defaults":
                 accepted_defaults.add(key)
             usable[key] = value
-        if cls is None or not ok:
+        if cls is None:
             return usable
+        # Checked even when other keys were wrong: every error of the file in one run.
         instance, problems = structure_options(cls, usable)
         for found in problems:
+            if found.key in guessed and found.key not in usable:
+                continue
             at = raw[found.key][1] if found.key in raw else ("builds", name)
             self.problem(found.message, at=at, build=name, key=found.key)
-        return instance
+        return instance if ok else usable
 
     def _check_paths(
         self, name: str, values: dict[str, Any], merged: dict[str, tuple[Any, tuple[str, ...]]]
@@ -652,30 +688,33 @@ class _Loader:
                     f"cwd {cwd!r} is outside the project ({root}); builds run inside the "
                     "directory holding builds.toml",
                     at=merged["cwd"][1],
-                    build=name,
+                    build=None if merged["cwd"][1][0] == "defaults" else name,
                     key="cwd",
                 )
         for key in ("inputs", "outputs"):
             for pattern in values.get(key) or ():
                 body = pattern[1:] if pattern.startswith("!") else pattern
-                if body.startswith("/") or posixpath.normpath(body).startswith(".."):
+                normal = posixpath.normpath(body)
+                if body.startswith("/") or normal == ".." or normal.startswith("../"):
                     self.problem(
                         f"pattern {pattern!r} points outside the project; patterns are "
                         "relative to the directory holding builds.toml",
                         at=merged[key][1],
-                        build=name,
+                        build=None if merged[key][1][0] == "defaults" else name,
                         key=key,
                     )
 
     # -- the whole graph -------------------------------------------------------
 
+    @staticmethod
+    def _variants(builds: list[BuildConfig]) -> list[list[BuildConfig]]:
+        """The builds as each profile sees them, the base first."""
+        profiles = sorted({p for b in builds for p in b.profiles})
+        return [builds] + [[b.for_profile(p) for b in builds] for p in profiles]
+
     def _check_graph(self, builds: list[BuildConfig]) -> None:
         names = [b.name for b in builds]
-        variants = [builds] + [
-            [b.for_profile(p) for b in builds]
-            for p in sorted({p for b in builds for p in b.profiles})
-        ]
-        for variant in variants:
+        for variant in self._variants(builds):
             for build in variant:
                 for dep in build.depends_on:
                     at = self._at_key(build, "depends-on")
@@ -801,6 +840,11 @@ def _patterns_overlap(a: str, b: str) -> bool:
     if ext_a and ext_b and not (ext_a.endswith(ext_b) or ext_b.endswith(ext_a)):
         return False
     if rest_a is None or rest_b is None:
+        literal_parts, glob_prefix = (
+            (prefix_a, prefix_b) if rest_a is None else (prefix_b, prefix_a)
+        )
+        if len(literal_parts) <= len(glob_prefix):
+            return True  # the literal is a directory holding everything the glob matches
         literal, pattern = (a, b) if rest_a is None else (b, a)
         return _glob_matches(pattern, literal)
     return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 __all__ = ["format_duration", "parse_duration"]
@@ -10,27 +11,37 @@ _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 
 
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return type(value).__name__
+
+
+def _seconds(number: float, original: object) -> float:
+    if math.isnan(number) or math.isinf(number):
+        raise ValueError(f"a duration must be a finite number of seconds, got {original!r}")
+    if number < 0:
+        raise ValueError(f"a duration cannot be negative, got {original!r}")
+    return float(number)
+
+
 def parse_duration(value: object) -> float:
     """Seconds in `value`; raises `ValueError` with a message fit for a config error."""
-    if isinstance(value, bool):
-        raise ValueError(f'expected a duration like "90s" or "20m", got {value!r}')
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f'expected a duration like "90s", "20m" or "1h30m", got {_kind(value)}')
     if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError(f"a duration cannot be negative, got {value!r}")
-        return float(value)
-    if not isinstance(value, str):
-        raise ValueError(
-            f'expected a duration like "90s", "20m" or "1h30m", got {type(value).__name__}'
-        )
+        return _seconds(value, value)
     text = value.strip().lower().replace(" ", "")
     try:
         seconds = float(text)
     except ValueError:
         pass
     else:
-        if seconds < 0:
-            raise ValueError(f"a duration cannot be negative, got {value!r}")
-        return seconds
+        return _seconds(seconds, value)
     pos = 0
     total = 0.0
     seen: list[str] = []
