@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import math
 import os
-import selectors
+import select
 import signal
 import subprocess
 import sys
@@ -281,7 +282,7 @@ def _popen(
         proc = subprocess.Popen(
             list(argv),
             cwd=cwd,
-            env=dict(env),
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -319,24 +320,23 @@ def run_process(
     """
     _proctree.enable_subreaper()
     started = time.monotonic()
-    env = {**env, _proctree.TOKEN_VAR: token}
-    proc = _popen(argv, cwd, env)
+    proc = _popen(argv, cwd, {**env, _proctree.TOKEN_VAR: token})
     stream = sink.stream()
     sup = _Supervisor(proc, control, token, stream)
     assert proc.stdout is not None
     out_fd = proc.stdout.fileno()
     pidfd = _pidfd(proc.pid)
-    sel = selectors.DefaultSelector()
+    # select.poll, not selectors: this runs once per command, and the thin API is cheaper.
+    poller = select.poll()
     try:
-        sel.register(out_fd, selectors.EVENT_READ, "out")
-        sel.register(control.wake_fd, selectors.EVENT_READ, "wake")
+        poller.register(out_fd, select.POLLIN)
+        poller.register(control.wake_fd, select.POLLIN)
         if pidfd is not None:
-            sel.register(pidfd, selectors.EVENT_READ, "exit")
-        _supervise(sup, sel, out_fd, pidfd is not None)
+            poller.register(pidfd, select.POLLIN)
+        _supervise(sup, poller, out_fd, control.wake_fd, pidfd)
     finally:
         if proc.poll() is None:  # an exception (e.g. a full disk) cut supervision short
             sup.kill()
-        sel.close()
         if pidfd is not None:
             os.close(pidfd)
         proc.stdout.close()
@@ -352,7 +352,9 @@ def run_process(
     )
 
 
-def _supervise(sup: _Supervisor, sel: selectors.BaseSelector, out_fd: int, has_pidfd: bool) -> None:
+def _supervise(
+    sup: _Supervisor, poller: select.poll, out_fd: int, wake_fd: int, pidfd: int | None
+) -> None:
     control = sup.control
     while True:
         now = time.monotonic()
@@ -386,21 +388,24 @@ def _supervise(sup: _Supervisor, sel: selectors.BaseSelector, out_fd: int, has_p
                     _drain_after_kill(sup, out_fd)
                     return
                 break
-        if not has_pidfd and sup.exited_at is None:
+        if pidfd is None and sup.exited_at is None:
             deadlines.append(now + _POLL_SECONDS)
-        timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
-        for key, _ in sel.select(timeout):
-            if key.data == "out":
-                _read_some(sup, sel, out_fd)
-            elif key.data == "wake":
+        if deadlines:
+            timeout_ms: int | None = math.ceil(max(0.0, min(deadlines) - time.monotonic()) * 1000)
+        else:
+            timeout_ms = None
+        for fd, _ in poller.poll(timeout_ms):
+            if fd == out_fd:
+                _read_some(sup, poller, out_fd)
+            elif fd == wake_fd:
                 control.drain_wake()
-            elif key.data == "exit":
-                sel.unregister(key.fd)
+            elif fd == pidfd:
+                poller.unregister(fd)
                 sup.proc.poll()  # reap now: a zombie leader keeps its group alive
                 sup.exited_at = time.monotonic()
 
 
-def _read_some(sup: _Supervisor, sel: selectors.BaseSelector, out_fd: int) -> None:
+def _read_some(sup: _Supervisor, poller: select.poll, out_fd: int) -> None:
     try:
         data = os.read(out_fd, _CHUNK)
     except BlockingIOError:
@@ -409,7 +414,7 @@ def _read_some(sup: _Supervisor, sel: selectors.BaseSelector, out_fd: int) -> No
         sup.stream.write(data)
     else:
         sup.eof = True
-        sel.unregister(out_fd)
+        poller.unregister(out_fd)
 
 
 def _drain_after_kill(sup: _Supervisor, out_fd: int) -> None:
