@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ._locate import KeyLines
+from ._toml import describe, literal
 from .durations import parse_duration
 from .errors import ConfigError, Problem
 from .host import KNOWN_OS, OS_ALIASES, os_name
@@ -59,46 +60,32 @@ class _Invalid(Exception):
     """A value that does not fit its key; the message completes 'key: ...'."""
 
 
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return f"the number {value!r}"
-    if isinstance(value, str):
-        return f"the string {value!r}"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    return type(value).__name__
-
-
 def _str(value: Any) -> str:
     if not isinstance(value, str):
-        raise _Invalid(f"expected a string, got {_kind(value)}")
+        raise _Invalid(f"expected a string, got {describe(value)}")
     return value
 
 
 def _str_list(value: Any, what: str = "strings") -> tuple[str, ...]:
     if isinstance(value, str):
-        raise _Invalid(f"expected an array of {what}, got {_kind(value)}; write [{value!r}]")
+        raise _Invalid(f"expected an array of {what}, got {describe(value)}; write [{value!r}]")
     if not isinstance(value, list):
-        raise _Invalid(f"expected an array of {what}, got {_kind(value)}")
+        raise _Invalid(f"expected an array of {what}, got {describe(value)}")
     for item in value:
         if not isinstance(item, str):
-            raise _Invalid(f"expected an array of {what}, but it holds {_kind(item)}")
+            raise _Invalid(f"expected an array of {what}, but it holds {describe(item)}")
     return tuple(value)
 
 
 def _bool(value: Any) -> bool:
     if not isinstance(value, bool):
-        raise _Invalid(f"expected true or false, got {_kind(value)}")
+        raise _Invalid(f"expected true or false, got {describe(value)}")
     return value
 
 
 def _count(value: Any, minimum: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _Invalid(f"expected a whole number, got {_kind(value)}")
+        raise _Invalid(f"expected a whole number, got {describe(value)}")
     if value < minimum:
         raise _Invalid(f"expected a number of at least {minimum}, got {value}")
     return value
@@ -119,24 +106,18 @@ def _env_names(value: Any) -> tuple[str, ...]:
     return names
 
 
-def _toml(value: Any) -> str:
-    """A scalar as TOML writes it (true, not True)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def _env_table(value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
         raise _Invalid(
-            f'expected a table of strings such as {{ NODE_ENV = "production" }}, got {_kind(value)}'
+            'expected a table of strings such as { NODE_ENV = "production" }, '
+            f"got {describe(value)}"
         )
     for key, item in value.items():
         if not _ENV_NAME.match(key):
             raise _Invalid(f"{key!r} is not a valid environment variable name")
         if not isinstance(item, str):
             raise _Invalid(
-                f'{key} must be a string, got {_kind(item)}; quote it: {key} = "{_toml(item)}"'
+                f'{key} must be a string, got {describe(item)}; quote it: {key} = "{literal(item)}"'
             )
     return dict(value)
 
@@ -439,7 +420,9 @@ class _Loader:
             return value
         # The key is what follows the build's own path: e.g. 'profiles.release'.
         key = ".".join(at[2:]) if build is not None else ".".join(at)
-        self.problem(f"expected a table, got {_kind(value)}", at=at, build=build, key=key or None)
+        self.problem(
+            f"expected a table, got {describe(value)}", at=at, build=build, key=key or None
+        )
         return {}
 
     def _run(self, raw: Any) -> RunSettings:

@@ -5,20 +5,12 @@ from __future__ import annotations
 import math
 import re
 
+from ._toml import describe
+
 __all__ = ["format_duration", "parse_duration"]
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
-
-
-def _kind(value: object) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    return type(value).__name__
 
 
 def _seconds(number: float, original: object) -> float:
@@ -32,7 +24,7 @@ def _seconds(number: float, original: object) -> float:
 def parse_duration(value: object) -> float:
     """Seconds in `value`; raises `ValueError` with a message fit for a config error."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(f'expected a duration like "90s", "20m" or "1h30m", got {_kind(value)}')
+        raise ValueError(f'expected a duration like "90s", "20m" or "1h30m", got {describe(value)}')
     if isinstance(value, int | float):
         return _seconds(value, value)
     text = value.strip().lower().replace(" ", "")

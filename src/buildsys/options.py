@@ -14,6 +14,8 @@ from typing import Any, cast
 
 import attrs
 
+from ._toml import describe
+
 __all__ = ["OptionProblem", "field_keys", "structure_options"]
 
 
@@ -34,7 +36,7 @@ def _strict(kind: type) -> Any:
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             return float(value)
         if not ok:
-            raise TypeError(f"expected {_type_word(kind)}, got {_describe(value)}")
+            raise TypeError(f"expected {_type_word(kind)}, got {describe(value)}")
         return value
 
     return hook
@@ -44,18 +46,6 @@ def _type_word(kind: type) -> str:
     return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(
         kind, kind.__name__
     )
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f"the string {value!r}"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    return f"{type(value).__name__} {value!r}"
 
 
 @functools.cache
