@@ -11,6 +11,7 @@ plugins registered for the run.
 
 from __future__ import annotations
 
+import inspect
 import os
 import threading
 import time
@@ -206,9 +207,7 @@ class Run:
                     ],
                 )
                 continue
-            if spec.platform not in checks:
-                checks[spec.platform] = self._check(spec.platform)
-            problems = checks[spec.platform]
+            problems = self._check(spec, checks)
             if problems:
                 reason = "; ".join(p.message for p in problems)
                 if spec.skip_if_unavailable:
@@ -219,15 +218,25 @@ class Run:
                     presets[spec.name] = _result(spec, Status.FAILED, errors=problems)
         return presets
 
-    def _check(self, platform: str) -> list[BuildError]:
-        registered = self.plugins.registry.get(platform)
+    def _check(self, spec: BuildSpec, memo: dict[str, list[BuildError]]) -> list[BuildError]:
+        """The toolchain problems of a build's platform.
+
+        `check(host)` runs once per platform; a builder whose check also takes
+        `spec` (``check(host, spec)``) is asked once per build, since what it
+        needs may depend on the build (e.g. the package manager a web build uses).
+        """
+        registered = self.plugins.registry.get(spec.platform)
         check = getattr(registered.builder, "check", None) if registered else None
         if check is None or registered is None:
             return []
+        per_build = _takes_spec(check)
+        memo_key = f"{spec.platform}\0{spec.name}" if per_build else spec.platform
+        if memo_key in memo:
+            return memo[memo_key]
         try:
-            found = list(check(self.host) or [])
+            found = list((check(self.host, spec) if per_build else check(self.host)) or [])
         except Exception as exc:  # noqa: BLE001 - a plugin bug fails its builds only
-            return [
+            found = [
                 BuildError(
                     f"plugin {registered.plugin!r} raised in check(): {type(exc).__name__}: {exc}",
                     code="PLUGIN_ERROR",
@@ -239,13 +248,14 @@ class Run:
             ]
         bad = [p for p in found if not isinstance(p, BuildError)]
         if bad:
-            return [
+            found = [
                 BuildError(
                     f"plugin {registered.plugin!r}: check() must return BuildError objects, "
                     f"got {bad[0]!r}",
                     code="PLUGIN_ERROR",
                 )
             ]
+        memo[memo_key] = found
         return found
 
     # -- masking -------------------------------------------------------------
@@ -528,6 +538,13 @@ class _HookObserver:
         import sys
 
         print(f"buildsys: {message}", file=sys.stderr, flush=True)
+
+
+def _takes_spec(check: Any) -> bool:
+    try:
+        return "spec" in inspect.signature(check).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def run(config: Config, names: Sequence[str] | None = None, **overrides: Any) -> ExecutionResult:

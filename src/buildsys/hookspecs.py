@@ -42,12 +42,24 @@ def buildsys_register_platforms(registry: PlatformRegistry) -> None:
 
     Call ``registry.add(builder)`` once per builder instance. A builder has a
     ``name`` (the value of ``platform =`` in builds.toml) and a
-    ``build(spec, ctx)`` method, and optionally ``options`` (an attrs class
-    validating the build's platform keys), ``check(host)``,
-    ``fingerprint(host)``, ``default_inputs``, ``default_outputs`` and
-    ``requires_os``. One instance serves many builds at once: it must be
-    thread-safe. Registering a name another plugin registered is an error
-    naming both plugins.
+    ``build(spec, ctx)`` method, and optionally:
+
+    - ``options``: an attrs class validating the build's platform keys
+      (kebab-case keys map to snake_case fields; converter and validator
+      errors become config errors naming the key);
+    - ``check(host)`` returning ``BuildError`` objects for missing tools, run
+      once per platform; declare ``check(host, spec=None)`` to be asked once
+      per build instead (``buildsys plugins`` calls it without a spec);
+    - ``fingerprint(host)``: toolchain versions, part of the cache key;
+    - ``default_inputs`` and ``default_outputs``: patterns relative to the
+      build's ``cwd``, used when the build declares none;
+    - ``requires_os``: e.g. ``("darwin",)``;
+    - ``catalogue``: the path of a known-error catalogue (see
+      `buildsys.catalogue`).
+
+    One instance serves many builds at once: it must be thread-safe.
+    Registering a name another plugin registered is an error naming both
+    plugins.
 
     :param registry: the run's platform registry.
 

@@ -69,6 +69,23 @@ def _error_text(exc: BaseException) -> str:
     return str(exc)
 
 
+def _validate_field(field: attrs.Attribute[Any], value: Any) -> None:
+    """Run a field's attrs validator on its own, so its error names the key.
+
+    Validators get no instance here; one that needs it raises something other
+    than TypeError or ValueError, which is ignored: the class still validates
+    the whole object afterwards.
+    """
+    if field.validator is None:
+        return
+    try:
+        field.validator(None, field, value)
+    except (TypeError, ValueError):
+        raise
+    except Exception:  # noqa: BLE001 - an instance-dependent validator: checked later
+        return
+
+
 def structure_options(cls: type, raw: Mapping[str, Any]) -> tuple[Any, list[OptionProblem]]:
     """An instance of `cls` from raw builds.toml keys, or the problems found."""
     attrs.resolve_types(cls)
@@ -84,10 +101,11 @@ def structure_options(cls: type, raw: Mapping[str, Any]) -> tuple[Any, list[Opti
             init_name = field.alias or field.name
             if field.converter is not None:
                 convert = cast("Callable[[Any], Any]", field.converter)
-                convert(value)  # for its error message; the class converts again
+                converted = convert(value)  # for its error message; the class converts again
                 kwargs[init_name] = value
             else:
-                kwargs[init_name] = _converter().structure(value, field.type)
+                converted = kwargs[init_name] = _converter().structure(value, field.type)
+            _validate_field(field, converted)
         except Exception as exc:  # noqa: BLE001 - any structuring error is the user's to fix
             problems.append(OptionProblem(key, _error_text(exc)))
     for key, field in fields.items():
