@@ -2,27 +2,37 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
 
 nox.options.sessions = ["tests", "lint"]
 nox.options.default_venv_backend = "venv"
 
 EXAMPLE = "examples/app/builds.toml"
+# Each platform plugin is its own distribution, installed as a user would.
+PLUGINS = sorted(str(p) for p in Path("plugins").glob("buildsys-plugin-*") if p.is_dir())
+
+
+def _editable(*paths: str) -> list[str]:
+    return [arg for path in paths for arg in ("-e", path)]
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the test suite."""
-    session.install("-e", ".[test]")
+    """Run the test suite (the plugins installed through their entry points)."""
+    session.install(*_editable(".[test]", *PLUGINS))
     session.run("pytest", *session.posargs)
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff and mypy --strict."""
-    session.install("-e", ".[lint]")
+    """ruff and mypy --strict (the engine and each plugin)."""
+    session.install(*_editable(".[lint]", *PLUGINS))
     session.run("ruff", "check", ".")
     session.run("mypy", "--strict", "src")
+    for plugin in PLUGINS:
+        session.run("mypy", "--strict", f"{plugin}/src")
 
 
 @nox.session
