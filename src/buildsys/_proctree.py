@@ -33,6 +33,7 @@ __all__ = [
     "find_build_processes",
     "group_alive",
     "is_zombie",
+    "kill_adopted",
     "reap_orphans",
     "signal_all",
     "spawn_lock",
@@ -97,6 +98,28 @@ def _children_of_self() -> list[int]:
         except (OSError, ValueError):
             return [pid for pid, ppid in _ppids() if ppid == me]
     return pids
+
+
+def kill_adopted() -> None:
+    """SIGKILL and reap every child of this process that buildsys did not spawn itself.
+
+    Only for a process that runs nothing but builds (the CLI after an
+    interrupt): as a subreaper, such children can only be build orphans, even
+    ones that cleared their environment and so carry no token.
+    """
+    if not _IS_LINUX:
+        return
+    for _ in range(5):
+        with spawn_lock:
+            strays = [p for p in _children_of_self() if p not in _spawned]
+        if not strays:
+            return
+        for pid in strays:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        for pid in strays:
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(pid, 0)
 
 
 def _pgid_of(pid: int) -> int | None:

@@ -287,14 +287,25 @@ def _execute_with_signals(run: Any, plan: Any) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if received:
+        # Daemons a build left behind with no trace of it (environment cleared)
+        # were adopted by this process: nothing else of ours could have made them.
+        from ._proctree import kill_adopted
+
+        kill_adopted()
+    if run.options.progress == "none" and not run.options.verbose:
+        for warning in run.warnings:
+            _err(f"buildsys: warning: {warning}")
     for problem in run.plugins.hook_errors:
         _err(f"buildsys: warning: {problem}")
+    for problem in run.report_errors:
+        _err(f"buildsys: error: {problem}")
     if "error" in outcome:
         raise outcome["error"]
     result = outcome["result"]
     if received:
         return EXIT_SIGINT if received[0] == signal.SIGINT else EXIT_SIGTERM
-    if not result.ok:
+    if not result.ok or run.report_errors:
         return EXIT_FAILED
     from .results import Status
 
@@ -318,8 +329,19 @@ def _options_data(options: Any) -> Any:
     return dict(options or {})
 
 
+def _masker_for(config: Any) -> Any:
+    from .masking import Masker
+
+    return Masker.for_builds(
+        os.environ,
+        {n for b in config.builds for n in b.secret_env},
+        [(b.name, b.env) for b in config.builds],
+    )
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     config, _ = _load(args)
+    masker = _masker_for(config)
     if args.profile is not None and args.profile not in config.profiles:
         raise UsageError(f"no build defines profile {args.profile!r}")
     builds = config.builds_for(args.profile)
@@ -337,19 +359,19 @@ def _cmd_list(args: argparse.Namespace) -> int:
                 "requires_os": list(b.requires_os) if b.requires_os is not None else None,
                 "inputs": list(b.inputs) if b.inputs is not None else None,
                 "outputs": list(b.outputs) if b.outputs is not None else None,
-                "env": dict(b.env),
+                "env": {k: masker.text(v) for k, v in b.env.items()},
                 "options": _options_data(b.options),
             }
             for b in builds
         ]
-        print(json.dumps(data, indent=2))
+        print(masker.text(json.dumps(data, indent=2)))
         return EXIT_OK
     for b in builds:
         deps = f" <- {', '.join(b.depends_on)}" if b.depends_on else ""
         tags = f" [{', '.join(b.tags)}]" if b.tags else ""
         print(f"{b.name} ({b.platform}){deps}{tags}")
         for key, value in _options_data(b.options).items():
-            print(f"    {key} = {json.dumps(value)}")
+            print(masker.text(f"    {key} = {json.dumps(value)}"))
     return EXIT_OK
 
 
@@ -381,9 +403,11 @@ def _toolchain(plugins: Any, platform: str) -> list[str]:
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
+    from .masking import Masker
     from .plugins import PluginHost
 
     plugins = PluginHost().load()
+    mask = Masker.from_environment(os.environ).text
     rows: list[dict[str, Any]] = []
     for info in plugins.plugins:
         rows.append(
@@ -394,10 +418,10 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
                 "builtin": info.builtin,
                 "disabled": info.disabled,
                 "platforms": [
-                    {"name": p, "toolchain_problems": _toolchain(plugins, p)}
+                    {"name": p, "toolchain_problems": [mask(t) for t in _toolchain(plugins, p)]}
                     for p in info.platforms
                 ],
-                "error": info.error,
+                "error": mask(info.error) if info.error else None,
             }
         )
     if args.json:

@@ -15,6 +15,7 @@ import inspect
 import os
 import threading
 import time
+import traceback
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -32,7 +33,7 @@ from .errors import BuildFailed, UsageError
 from .graph import leaves, select
 from .host import Host, usable_cpus
 from .lock import project_lock, state_dir
-from .masking import Masker, is_secret_name
+from .masking import Masker
 from .plugins import PluginHost
 from .results import BuildError, BuildResult, ExecutionResult, Status
 from .scheduler import Job, ParallelExecutor
@@ -106,6 +107,8 @@ class Run:
         self._killed = False
         self.interrupted = False
         self.warnings: list[str] = []
+        # Reports that could not be written: the CLI turns these into a failure.
+        self.report_errors: list[str] = []
         self._catalogues: dict[str, Catalogue] = {}
         self._fingerprints: dict[str, str] = {}
         self._known_lock = threading.Lock()
@@ -261,12 +264,11 @@ class Run:
     # -- masking -------------------------------------------------------------
 
     def _masker(self, specs: Sequence[BuildSpec]) -> Masker:
-        secret_names = {n for s in specs for n in s.secret_env}
-        masker = Masker.from_environment(self.environ, secret_names)
-        build_secrets = {
-            f"{s.name}.{k}": v for s in specs for k, v in s.env.items() if is_secret_name(k)
-        }
-        masker = masker.merged(build_secrets)
+        masker = Masker.for_builds(
+            self.environ,
+            {n for s in specs for n in s.secret_env},
+            [(s.name, s.env) for s in specs],
+        )
         for name in masker.short_names:
             self.warnings.append(
                 f"secret {name} is shorter than 8 characters and is not masked in logs and reports"
@@ -277,6 +279,7 @@ class Run:
 
     def execute(self, plan: Plan | None = None) -> ExecutionResult:
         plan = plan if plan is not None else self.plan()
+        self._check_report_paths()
         started = time.monotonic()
         root = self.config.root
         masker = self._masker(plan.specs)
@@ -288,6 +291,21 @@ class Run:
                 plugin = self.plugins.pm.get_plugin(name)
                 if plugin is not None:
                     self.plugins.pm.unregister(plugin)
+
+    def _check_report_paths(self) -> None:
+        """A report that cannot be written is a usage error, found before anything runs."""
+        from .report.json_report import check_writable
+
+        for option, value in (
+            ("--report-json", self.options.report_json),
+            ("--junit-xml", self.options.junit_xml),
+        ):
+            if value is None:
+                continue
+            try:
+                check_writable(Path(value))
+            except OSError as exc:
+                raise UsageError(f"{option} {value}: cannot write there: {exc}") from None
 
     def _register_reporters(self, plan: Plan, masker: Masker) -> list[str]:
         from .report import console, json_report, junit
@@ -316,12 +334,14 @@ class Run:
                 names.append("buildsys.output")
         if opts.report_json:
             self.plugins.register_reporter(
-                json_report.JsonReporter(Path(opts.report_json), masker), "buildsys.json"
+                json_report.JsonReporter(Path(opts.report_json), masker, self.report_errors),
+                "buildsys.json",
             )
             names.append("buildsys.json")
         if opts.junit_xml:
             self.plugins.register_reporter(
-                junit.JUnitReporter(Path(opts.junit_xml), masker), "buildsys.junit"
+                junit.JUnitReporter(Path(opts.junit_xml), masker, self.report_errors),
+                "buildsys.junit",
             )
             names.append("buildsys.junit")
         return names
@@ -419,11 +439,13 @@ class Run:
                 exc.suggestions = tuple(dict.fromkeys([*exc.suggestions, *extra]))
                 raise
             except Exception as exc:
+                ctx.log_note("".join(traceback.format_exception(exc)))
                 raise BuildFailed(
                     f"plugin {registered.plugin!r} raised {type(exc).__name__}: {exc}",
                     suggestions=[
                         f"this is a bug in plugin {registered.plugin!r} "
-                        f"(version {registered.version}); report it to its authors",
+                        f"(version {registered.version}); report it to its authors "
+                        "with the traceback from the build's log",
                     ],
                     code="PLUGIN_ERROR",
                     context={"plugin": registered.plugin},

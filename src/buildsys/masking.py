@@ -48,6 +48,24 @@ class Masker:
         self._max_len = max((len(v) for v in encoded), default=0)
 
     @classmethod
+    def for_builds(
+        cls,
+        environ: Mapping[str, str],
+        secret_names: Iterable[str],
+        build_envs: Iterable[tuple[str, Mapping[str, str]]],
+    ) -> Masker:
+        """A run's masker: caller secrets, `secret-env` names, secret-named `env` values."""
+        masker = cls.from_environment(environ, secret_names)
+        return masker.merged(
+            {
+                f"{build}.{k}": v
+                for build, env in build_envs
+                for k, v in env.items()
+                if is_secret_name(k)
+            }
+        )
+
+    @classmethod
     def from_environment(
         cls, environ: Mapping[str, str], secret_names: Iterable[str] = ()
     ) -> Masker:
@@ -64,7 +82,9 @@ class Masker:
             return self
         combined = {f"\0{i}": v for i, v in enumerate(self._values)}
         combined.update(secrets)
-        return Masker(combined)
+        merged = Masker(combined)
+        merged.short_names = tuple(sorted({*self.short_names, *merged.short_names}))
+        return merged
 
     def __bool__(self) -> bool:
         return self._text_re is not None

@@ -306,7 +306,7 @@ class _Run:
         self.kill_applied = False
         for name, result in presets.items():
             if name in self.progress:
-                self._record(name, result, notify=False)
+                self._record(name, result)
         for name, prog in self.progress.items():
             if prog.result is None and prog.waiting_on == 0:
                 heapq.heappush(self.ready, (prog.index, name))

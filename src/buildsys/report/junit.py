@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -11,7 +12,16 @@ from ..results import ExecutionResult, Status
 from .json_report import write_atomic
 from .tail import read_tail
 
-__all__ = ["JUnitReporter", "to_junit"]
+__all__ = ["JUnitReporter", "to_junit", "xml_text"]
+
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+# Characters XML 1.0 forbids even escaped (control characters but tab, CR, LF).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(text: str) -> str:
+    """Text safe in XML 1.0: colour codes removed, other control characters shown as '?'."""
+    return _NOT_XML.sub("?", _ANSI.sub("", text))
 
 
 def to_junit(result: ExecutionResult, masker: Masker) -> str:
@@ -35,7 +45,7 @@ def to_junit(result: ExecutionResult, masker: Masker) -> str:
         if build.status in (Status.FAILED, Status.TIMED_OUT):
             first = build.errors[0].message if build.errors else build.status.value
             failure = ET.SubElement(
-                case, "failure", message=masker.text(first), type=build.status.value
+                case, "failure", message=xml_text(masker.text(first)), type=build.status.value
             )
             lines: list[str] = []
             for error in build.errors:
@@ -45,10 +55,12 @@ def to_junit(result: ExecutionResult, masker: Masker) -> str:
             if tail:
                 lines.append(f"--- last {len(tail)} lines of {build.log_path} ---")
                 lines.extend(tail)
-            failure.text = masker.text("\n".join(lines))
+            failure.text = xml_text(masker.text("\n".join(lines)))
         elif build.status in (Status.SKIPPED, Status.CANCELLED):
             reason = build.reason or build.status.value
-            ET.SubElement(case, "skipped", message=masker.text(f"{build.status.value}: {reason}"))
+            ET.SubElement(
+                case, "skipped", message=xml_text(masker.text(f"{build.status.value}: {reason}"))
+            )
         if build.log_path:
             ET.SubElement(case, "system-out").text = f"log: {build.log_path}"
     root = ET.Element("testsuites")
@@ -58,10 +70,14 @@ def to_junit(result: ExecutionResult, masker: Masker) -> str:
 
 
 class JUnitReporter:
-    def __init__(self, path: Path, masker: Masker) -> None:
+    def __init__(self, path: Path, masker: Masker, errors: list[str]) -> None:
         self.path = path
         self.masker = masker
+        self.errors = errors
 
     @hookimpl
     def buildsys_run_finished(self, result: ExecutionResult) -> None:
-        write_atomic(self.path, to_junit(result, self.masker))
+        try:
+            write_atomic(self.path, to_junit(result, self.masker))
+        except OSError as exc:
+            self.errors.append(f"could not write the JUnit report to {self.path}: {exc}")

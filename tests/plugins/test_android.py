@@ -1,0 +1,309 @@
+"""The `android` platform, installed as a distribution and driven through the CLI.
+
+Gradle and java are fakes (tests/plugins/fakes) replaying transcripts
+(tests/plugins/transcripts); the fake Gradle writes the APK/AAB files the
+Android Gradle plugin would for the task it is given.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from _mobile_helpers import (
+    FAKES,
+    base_env,
+    calls,
+    ensure_installed,
+    only_error,
+    transcript_header,
+)
+
+APP = """
+[builds.app]
+platform = "android"
+cwd = "android"
+"""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _installed() -> None:
+    ensure_installed()
+
+
+@pytest.fixture
+def env(tmp_path):
+    """Fakes on PATH, a JDK whose bin/java is the fake, an (empty) SDK directory."""
+    sdk = tmp_path / "sdk"
+    sdk.mkdir()
+    jdk = tmp_path / "jdk"
+    (jdk / "bin").mkdir(parents=True)
+    (jdk / "bin" / "java").symlink_to(FAKES / "java")
+    return {
+        **base_env(tmp_path),
+        "ANDROID_HOME": str(sdk),
+        "ANDROID_SDK_ROOT": "",
+        "JAVA_HOME": str(jdk),
+    }
+
+
+def project(buildsys_project, toml: str = APP, *, wrapper: str | None = "link"):
+    """A project whose `android/` directory holds the fake gradlew (linked, copied or none)."""
+    buildsys_project.write(toml)
+    root = buildsys_project.path / "android"
+    root.mkdir(exist_ok=True)
+    if wrapper == "link":
+        (root / "gradlew").symlink_to(FAKES / "gradlew")
+    elif wrapper == "copy-not-executable":
+        shutil.copyfile(FAKES / "gradlew", root / "gradlew")
+        (root / "gradlew").chmod(0o644)
+    return buildsys_project
+
+
+def gradle_root(buildsys_project) -> Path:
+    return (buildsys_project.path / "android").resolve()
+
+
+def test_plugins_lists_the_installed_distribution(buildsys_project, env):
+    outcome = buildsys_project.run("plugins", "--json", env=env)
+    assert outcome.exit_code == 0, outcome.stderr
+    (android,) = [p for p in json.loads(outcome.stdout) if p["name"] == "android"]
+    assert android["distribution"] == "buildsys-plugin-android"
+    assert android["version"] == "0.1.0"
+    assert android["platforms"] == [{"name": "android", "toolchain_problems": []}]
+
+
+def test_debug_apk_by_default(buildsys_project, env):
+    proj = project(buildsys_project)
+    outcome = proj.build(env=env)
+    assert outcome.exit_code == 0, outcome.stdout + outcome.stderr
+    result = outcome.result("app")
+    assert result["status"] == "succeeded"
+    root = gradle_root(proj)
+    assert calls(env, "gradlew") == [["assembleDebug", "--console=plain", "--daemon"]]
+    # Only the variant's APK: not output-metadata.json, not intermediates.
+    assert result["artifacts"] == [str(root / "app/build/outputs/apk/debug/app-debug.apk")]
+    assert result["warnings"] == []
+    assert "BUILD SUCCESSFUL" in proj.log("app")
+
+
+def test_flavor_release_aab_with_gradle_args_and_extra_args(buildsys_project, env):
+    proj = project(
+        buildsys_project,
+        APP
+        + """
+variant = "release"
+flavor = "free"
+format = "aab"
+gradle-args = ["--stacktrace", "-Pci=1"]
+""",
+    )
+    outcome = proj.build("app", args=["--offline"], env=env)
+    assert outcome.exit_code == 0, outcome.stdout
+    assert calls(env, "gradlew") == [
+        ["bundleFreeRelease", "--console=plain", "--daemon", "--stacktrace", "-Pci=1", "--offline"]
+    ]
+    aab = gradle_root(proj) / "app/build/outputs/bundle/freeRelease/app-free-release.aab"
+    assert outcome.result("app")["artifacts"] == [str(aab)]
+
+
+def test_flavored_apk_is_found_under_its_flavor_directory(buildsys_project, env):
+    proj = project(buildsys_project, APP + 'flavor = "paidAmd64"\n')
+    outcome = proj.build(env=env)
+    assert outcome.exit_code == 0, outcome.stdout
+    assert calls(env, "gradlew")[0][0] == "assemblePaidAmd64Debug"
+    apk = gradle_root(proj) / "app/build/outputs/apk/paidAmd64/debug/app-paidAmd64-debug.apk"
+    assert outcome.result("app")["artifacts"] == [str(apk)]
+
+
+@pytest.mark.parametrize(
+    ("ci", "daemon", "flag"),
+    [
+        ("true", None, "--no-daemon"),
+        ("1", None, "--no-daemon"),
+        ("", None, "--daemon"),
+        ("false", None, "--daemon"),
+        ("true", "true", "--daemon"),
+        ("", "false", "--no-daemon"),
+    ],
+)
+def test_daemon_off_on_ci_unless_set(buildsys_project, env, ci, daemon, flag):
+    toml = APP + (f"daemon = {daemon}\n" if daemon is not None else "")
+    proj = project(buildsys_project, toml)
+    outcome = proj.build(env={**env, "CI": ci})
+    assert outcome.exit_code == 0, outcome.stdout
+    assert calls(env, "gradlew")[0][2] == flag
+
+
+def test_explicit_task_overrides_variant_and_warns_when_no_output_matches(buildsys_project, env):
+    proj = project(buildsys_project, APP + 'task = "lintDebug"\nformat = "aab"\n')
+    outcome = proj.build(env=env)
+    assert outcome.exit_code == 0, outcome.stdout
+    assert calls(env, "gradlew") == [["lintDebug", "--console=plain", "--daemon"]]
+    result = outcome.result("app")
+    assert result["status"] == "succeeded"
+    assert result["artifacts"] == []
+    (warning,) = result["warnings"]
+    assert "no AAB matched <module>/build/outputs/bundle/debug/*.aab" in warning
+    assert "explicit `task`" in warning
+
+
+def test_gradle_from_path_without_a_wrapper(buildsys_project, env):
+    proj = project(buildsys_project, wrapper=None)
+    outcome = proj.build(env=env)
+    assert outcome.exit_code == 0, outcome.stdout
+    assert calls(env, "gradlew") == []
+    assert calls(env, "gradle") == [["assembleDebug", "--console=plain", "--daemon"]]
+    apk = gradle_root(proj) / "app/build/outputs/apk/debug/app-debug.apk"
+    assert outcome.result("app")["artifacts"] == [str(apk)]
+
+
+def test_gradlew_not_executable(buildsys_project, env):
+    proj = project(buildsys_project, wrapper="copy-not-executable")
+    outcome = proj.build(env=env)
+    assert outcome.exit_code == 1
+    result = outcome.result("app")
+    assert result["status"] == "failed"
+    error = only_error(result)
+    assert error["code"] == "ANDROID_GRADLEW_NOT_EXECUTABLE"
+    assert f"chmod +x {gradle_root(proj) / 'gradlew'}" in error["suggestions"][0]
+    assert calls(env, "gradlew") == []
+
+
+def test_release_profile_picks_its_variant(buildsys_project, env):
+    proj = project(
+        buildsys_project,
+        APP
+        + """
+[builds.app.profiles.release]
+variant = "release"
+
+[builds.app.profiles.debug]
+variant = "debug"
+""",
+    )
+    outcome = proj.build(options=["--profile", "release"], env=env)
+    assert outcome.exit_code == 0, outcome.stdout
+    assert calls(env, "gradlew")[0][0] == "assembleRelease"
+    apk = gradle_root(proj) / "app/build/outputs/apk/release/app-release.apk"
+    assert outcome.result("app")["artifacts"] == [str(apk)]
+
+
+CATALOGUED = [
+    ("gradle-sdk-not-found.txt", "ANDROID_SDK_NOT_FOUND", "export ANDROID_HOME=", False),
+    ("gradle-licenses-not-accepted.txt", "ANDROID_LICENSES_NOT_ACCEPTED", "--licenses", False),
+    ("gradle-licenses-old-wording.txt", "ANDROID_LICENSES_NOT_ACCEPTED", "--licenses", False),
+    ("gradle-unsupported-class-file.txt", "ANDROID_WRONG_JDK", "JAVA_HOME", False),
+    ("gradle-agp-requires-java17.txt", "ANDROID_WRONG_JDK", "org.gradle.java.home", False),
+    ("gradle-out-of-memory.txt", "ANDROID_OUT_OF_MEMORY", "org.gradle.jvmargs", True),
+    ("gradle-daemon-disappeared.txt", "ANDROID_GRADLE_DAEMON_CRASHED", "retry", True),
+    ("gradle-download-failed.txt", "ANDROID_DEPENDENCY_DOWNLOAD_FAILED", "--offline", True),
+    (
+        "gradle-dependency-not-found.txt",
+        "ANDROID_DEPENDENCY_RESOLUTION_FAILED",
+        "dependencyResolutionManagement",
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(("transcript", "code", "hint", "transient"), CATALOGUED)
+def test_catalogued_failures(buildsys_project, env, transcript, code, hint, transient):
+    proj = project(buildsys_project)
+    outcome = proj.build(env={**env, "FAKE_TRANSCRIPT": transcript})
+    assert outcome.exit_code == 1
+    result = outcome.result("app")
+    assert result["status"] == "failed"
+    assert result["artifacts"] == []
+    error = only_error(result)
+    assert error["code"] == code
+    assert error["transient"] is transient
+    assert any(hint in s for s in error["suggestions"]), error["suggestions"]
+    assert any(s.startswith("docs: https://") for s in error["suggestions"])
+    assert error["context"]["matched_lines"]
+    assert error["context"]["error"].startswith("gradlew exited with code 1")
+    # fingerprint(): the fake java's `java -version` first line.
+    assert error["context"]["toolchain"] == 'java: openjdk version "17.0.15" 2025-04-15'
+    assert code in outcome.stdout
+
+
+def test_uncatalogued_failure_keeps_the_generic_error(buildsys_project, env):
+    proj = project(buildsys_project)
+    outcome = proj.build(env={**env, "FAKE_TRANSCRIPT": "gradle-compile-error.txt"})
+    error = only_error(outcome.result("app"))
+    assert error["code"] == "COMMAND_FAILED"
+    assert error["message"].startswith("gradlew exited with code 1")
+    assert "Unresolved reference" in proj.log("app")
+
+
+def test_missing_sdk_fails_the_check(buildsys_project, env):
+    proj = project(buildsys_project)
+    outcome = proj.build(env={**env, "ANDROID_HOME": ""})
+    assert outcome.exit_code == 1
+    result = outcome.result("app")
+    assert result["status"] == "failed"
+    error = only_error(result)
+    assert error["code"] == "ANDROID_SDK_NOT_FOUND"
+    assert "ANDROID_HOME and ANDROID_SDK_ROOT are not set" in error["message"]
+    assert any("export ANDROID_HOME=" in s for s in error["suggestions"])
+    assert calls(env, "gradlew") == []
+
+
+def test_sdk_root_pointing_nowhere_fails_the_check(buildsys_project, env, tmp_path):
+    proj = project(buildsys_project)
+    gone = tmp_path / "no-sdk-here"
+    outcome = proj.build(env={**env, "ANDROID_HOME": "", "ANDROID_SDK_ROOT": str(gone)})
+    error = only_error(outcome.result("app"))
+    assert error["code"] == "ANDROID_SDK_NOT_FOUND"
+    assert f"ANDROID_SDK_ROOT is {str(gone)!r}, which is not a directory" in error["message"]
+
+
+def test_missing_sdk_with_skip_if_unavailable_skips(buildsys_project, env):
+    proj = project(buildsys_project, APP + "skip-if-unavailable = true\n")
+    outcome = proj.build(env={**env, "ANDROID_HOME": ""})
+    assert outcome.exit_code == 0, outcome.stdout
+    result = outcome.result("app")
+    assert result["status"] == "skipped"
+    assert result["reason"].startswith("toolchain unavailable: Android SDK not found")
+    assert calls(env, "gradlew") == []
+
+
+def test_java_home_without_java_fails_the_check(buildsys_project, env, tmp_path):
+    proj = project(buildsys_project)
+    empty = tmp_path / "empty-jdk"
+    empty.mkdir()
+    outcome = proj.build(env={**env, "JAVA_HOME": str(empty)})
+    error = only_error(outcome.result("app"))
+    assert error["code"] == "ANDROID_JAVA_NOT_FOUND"
+    assert "holds no bin/java" in error["message"]
+    assert any("export JAVA_HOME=" in s for s in error["suggestions"])
+
+
+def test_build_reads_sdk_dir_from_local_properties(buildsys_project, env):
+    # The build's own env hides ANDROID_HOME from Gradle (check() still sees the host's).
+    toml = APP + '[builds.app.env]\nANDROID_HOME = ""\n'
+    proj = project(buildsys_project, toml)
+    outcome = proj.build(env=env)
+    error = only_error(outcome.result("app"))
+    assert error["code"] == "ANDROID_SDK_NOT_FOUND"
+    assert "local.properties has no sdk.dir" in error["message"]
+    assert calls(env, "gradlew") == []
+
+    (gradle_root(proj) / "local.properties").write_text("sdk.dir=C\\:\\\\Android\\\\Sdk\n")
+    outcome = proj.build(env=env)
+    assert outcome.result("app")["status"] == "succeeded"
+
+
+def test_bad_format_is_a_config_error(buildsys_project, env):
+    proj = project(buildsys_project, APP + 'format = "ipa"\n')
+    outcome = proj.build(env=env)
+    assert outcome.exit_code == 2
+    assert "format must be one of 'apk', 'aab', got 'ipa'" in outcome.stderr + outcome.stdout
+
+
+def test_transcripts_say_where_they_come_from():
+    for name in [t for t, *_ in CATALOGUED] + ["gradle-success.txt", "gradle-compile-error.txt"]:
+        assert transcript_header(name).startswith("# source: synthetic, written by hand")
+    assert transcript_header("java-version-17.txt").startswith("# source: real log")

@@ -1,0 +1,331 @@
+"""The `ios` platform, installed as a distribution and driven through the CLI.
+
+xcodebuild and xcode-select are fakes (tests/plugins/fakes) replaying
+transcripts (tests/plugins/transcripts). The platform requires darwin; these
+tests override `requires-os` to run it on Linux with the fakes.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+from _mobile_helpers import (
+    FAKES,
+    base_env,
+    calls,
+    ensure_installed,
+    only_error,
+    transcript_header,
+)
+
+ANY_OS = 'requires-os = ["linux", "darwin"]\n'
+IOS = (
+    """
+[builds.ios]
+platform = "ios"
+cwd = "ios"
+workspace = "App.xcworkspace"
+scheme = "App"
+"""
+    + ANY_OS
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _installed() -> None:
+    ensure_installed()
+
+
+@pytest.fixture
+def env(tmp_path):
+    return base_env(tmp_path)
+
+
+def project(buildsys_project, toml: str = IOS):
+    buildsys_project.write(toml)
+    (buildsys_project.path / "ios").mkdir(exist_ok=True)
+    return buildsys_project
+
+
+def state(proj):
+    return proj.path.resolve() / ".buildsys"
+
+
+def with_only(tmp_path, env, *tools: str) -> dict[str, str]:
+    """`env` whose PATH has only these fakes (plus the system's PATH, which has no Xcode)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in tools:
+        (bin_dir / tool).symlink_to(FAKES / tool)
+    path = env["PATH"].split(":", 1)[1]
+    return {**env, "PATH": f"{bin_dir}:{path}"}
+
+
+def test_plugins_lists_the_installed_distribution(buildsys_project, env):
+    outcome = buildsys_project.run("plugins", "--json", env=env)
+    assert outcome.exit_code == 0, outcome.stderr
+    (ios,) = [p for p in json.loads(outcome.stdout) if p["name"] == "ios"]
+    assert ios["distribution"] == "buildsys-plugin-ios"
+    assert ios["platforms"] == [{"name": "ios", "toolchain_problems": []}]
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="the default skip is for non-macOS hosts")
+def test_skipped_on_linux_by_default(buildsys_project, env):
+    proj = project(buildsys_project, IOS.replace(ANY_OS, ""))
+    outcome = proj.build(env=env)
+    result = outcome.result("ios")
+    assert result["status"] == "skipped"
+    assert result["reason"] == "requires darwin; this host is linux"
+    assert calls(env) == []  # neither check() nor a build ran
+
+
+def test_simulator_build_argv_and_app(buildsys_project, env):
+    proj = project(buildsys_project)
+    outcome = proj.build(env=env)
+    assert outcome.exit_code == 0, outcome.stdout + outcome.stderr
+    derived = state(proj) / "derived-data" / "ios"
+    assert calls(env, "xcodebuild") == [
+        [
+            "-workspace",
+            "App.xcworkspace",
+            "-scheme",
+            "App",
+            "-configuration",
+            "Debug",
+            "-sdk",
+            "iphonesimulator",
+            "-derivedDataPath",
+            str(derived),
+            "build",
+        ]
+    ]
+    result = outcome.result("ios")
+    assert result["status"] == "succeeded"
+    # Debug: no dSYM; the .swiftmodule beside the .app is not an artifact.
+    products = derived / "Build/Products/Debug-iphonesimulator"
+    assert result["artifacts"] == [str(products / "App.app")]
+    assert result["warnings"] == []
+    assert "** BUILD SUCCEEDED **" in proj.log("ios")
+
+
+def test_project_destination_and_extra_args(buildsys_project, env):
+    toml = IOS.replace('workspace = "App.xcworkspace"', 'project = "App.xcodeproj"')
+    toml += 'destination = "platform=iOS Simulator,name=iPhone 16"\n'
+    proj = project(buildsys_project, toml)
+    outcome = proj.build("ios", args=["CODE_SIGNING_ALLOWED=NO"], env=env)
+    assert outcome.exit_code == 0, outcome.stdout
+    (argv,) = calls(env, "xcodebuild")
+    assert argv[:2] == ["-project", "App.xcodeproj"]
+    assert "-workspace" not in argv
+    i = argv.index("-destination")
+    assert argv[i + 1] == "platform=iOS Simulator,name=iPhone 16"
+    assert argv[-2:] == ["build", "CODE_SIGNING_ALLOWED=NO"]
+
+
+def test_neither_workspace_nor_project(buildsys_project, env):
+    proj = project(buildsys_project, IOS.replace('workspace = "App.xcworkspace"\n', ""))
+    outcome = proj.build(env=env)
+    assert outcome.exit_code == 0, outcome.stdout
+    assert calls(env, "xcodebuild")[0][:2] == ["-scheme", "App"]
+
+
+def test_each_build_has_its_own_derived_data(buildsys_project, env):
+    toml = IOS + "\n" + IOS.replace("[builds.ios]", "[builds.ios-widget]")
+    proj = project(buildsys_project, toml)
+    outcome = proj.build(env=env)
+    assert outcome.exit_code == 0, outcome.stdout
+    paths = {argv[argv.index("-derivedDataPath") + 1] for argv in calls(env, "xcodebuild")}
+    assert paths == {
+        str(state(proj) / "derived-data" / "ios"),
+        str(state(proj) / "derived-data" / "ios-widget"),
+    }
+
+
+def test_release_profile_picks_its_configuration(buildsys_project, env):
+    toml = (
+        IOS
+        + """
+[builds.ios.profiles.release]
+configuration = "Release"
+
+[builds.ios.profiles.debug]
+configuration = "Debug"
+"""
+    )
+    proj = project(buildsys_project, toml)
+    outcome = proj.build(options=["--profile", "release"], env=env)
+    assert outcome.exit_code == 0, outcome.stdout
+    (argv,) = calls(env, "xcodebuild")
+    assert argv[argv.index("-configuration") + 1] == "Release"
+    products = state(proj) / "derived-data/ios/Build/Products/Release-iphonesimulator"
+    assert outcome.result("ios")["artifacts"] == [
+        str(products / "App.app"),
+        str(products / "App.app.dSYM"),
+    ]
+
+
+def test_archive_then_export(buildsys_project, env):
+    toml = IOS + 'configuration = "Release"\nsdk = "iphoneos"\nexport-options = "Export.plist"\n'
+    proj = project(buildsys_project, toml)
+    outcome = proj.build("ios", args=["DEVELOPMENT_TEAM=ABCDE12345"], env=env)
+    assert outcome.exit_code == 0, outcome.stdout + outcome.stderr
+    archive = state(proj) / "archives" / "ios" / "App.xcarchive"
+    export = state(proj) / "exports" / "ios"
+    derived = state(proj) / "derived-data" / "ios"
+    archive_argv, export_argv = calls(env, "xcodebuild")
+    assert archive_argv == [
+        "-workspace",
+        "App.xcworkspace",
+        "-scheme",
+        "App",
+        "-configuration",
+        "Release",
+        "-sdk",
+        "iphoneos",
+        "-derivedDataPath",
+        str(derived),
+        "archive",
+        "-archivePath",
+        str(archive),
+        "DEVELOPMENT_TEAM=ABCDE12345",
+    ]
+    assert export_argv == [
+        "-exportArchive",
+        "-archivePath",
+        str(archive),
+        "-exportOptionsPlist",
+        str(proj.path.resolve() / "ios" / "Export.plist"),
+        "-exportPath",
+        str(export),
+    ]
+    result = outcome.result("ios")
+    assert result["status"] == "succeeded"
+    assert result["artifacts"] == [
+        str(archive),
+        str(archive / "dSYMs" / "App.app.dSYM"),
+        str(export / "App.ipa"),
+    ]
+    assert result["warnings"] == []
+
+
+def test_export_of_a_simulator_archive_warns(buildsys_project, env):
+    proj = project(buildsys_project, IOS + 'export-options = "Export.plist"\n')
+    outcome = proj.build(env=env)
+    assert outcome.exit_code == 0, outcome.stdout
+    (warning,) = outcome.result("ios")["warnings"]
+    assert 'set sdk = "iphoneos"' in warning
+
+
+def test_failed_export_is_explained(buildsys_project, env):
+    proj = project(buildsys_project, IOS + 'sdk = "iphoneos"\nexport-options = "Export.plist"\n')
+    outcome = proj.build(env={**env, "FAKE_EXPORT_TRANSCRIPT": "xcodebuild-no-profiles.txt"})
+    assert outcome.exit_code == 1
+    error = only_error(outcome.result("ios"))
+    assert error["code"] == "IOS_PROVISIONING_PROFILE"
+    assert len(calls(env, "xcodebuild")) == 3  # archive, export, then -version (fingerprint)
+
+
+CATALOGUED = [
+    ("xcodebuild-scheme-not-found.txt", "IOS_SCHEME_NOT_FOUND", "Shared", 65),
+    ("xcodebuild-runtime-not-installed.txt", "IOS_RUNTIME_NOT_INSTALLED", "-downloadPlatform", 70),
+    ("xcodebuild-destination-not-found.txt", "IOS_DESTINATION_NOT_FOUND", "-showdestinations", 70),
+    ("xcodebuild-no-profiles.txt", "IOS_PROVISIONING_PROFILE", "-allowProvisioningUpdates", 65),
+    ("xcodebuild-no-signing-certificate.txt", "IOS_CODE_SIGNING", "find-identity", 65),
+    ("xcodebuild-requires-development-team.txt", "IOS_CODE_SIGNING", "DEVELOPMENT_TEAM=", 65),
+    ("xcodebuild-compile-error.txt", "IOS_BUILD_FAILED", "`error:`", 65),
+]
+
+
+@pytest.mark.parametrize(("transcript", "code", "hint", "exit_code"), CATALOGUED)
+def test_catalogued_failures(buildsys_project, env, transcript, code, hint, exit_code):
+    proj = project(buildsys_project)
+    outcome = proj.build(env={**env, "FAKE_TRANSCRIPT": transcript})
+    assert outcome.exit_code == 1
+    result = outcome.result("ios")
+    assert result["status"] == "failed"
+    assert result["artifacts"] == []
+    error = only_error(result)
+    assert error["code"] == code
+    assert error["transient"] is False
+    assert any(hint in s for s in error["suggestions"]), error["suggestions"]
+    assert any(s.startswith("docs: https://") for s in error["suggestions"])
+    assert error["context"]["error"].startswith(f"xcodebuild exited with code {exit_code}")
+    assert error["context"]["matched_lines"]
+    assert error["context"]["toolchain"] == "Xcode 16.1 Build version 16B40"  # fingerprint()
+
+
+def test_compile_error_shows_the_error_lines(buildsys_project, env):
+    proj = project(buildsys_project)
+    outcome = proj.build(env={**env, "FAKE_TRANSCRIPT": "xcodebuild-compile-error.txt"})
+    error = only_error(outcome.result("ios"))
+    assert "exit status 65" in error["message"]
+    lines = error["context"]["matched_lines"]
+    assert any("error: cannot find 'Txt' in scope" in line for line in lines)
+    assert "** BUILD FAILED **" in lines
+
+
+def test_no_xcodebuild_fails_the_check(buildsys_project, env, tmp_path):
+    proj = project(buildsys_project)
+    only = with_only(tmp_path, env, "xcode-select")
+    outcome = proj.build(env=only)
+    assert outcome.exit_code == 1
+    error = only_error(outcome.result("ios"))
+    assert error["code"] == "IOS_XCODE_NOT_FOUND"
+    assert error["message"] == "Xcode not found: no `xcodebuild` on PATH"
+    assert any("xcode-select --switch" in s for s in error["suggestions"])
+
+
+def test_no_xcodebuild_with_skip_if_unavailable_skips(buildsys_project, env, tmp_path):
+    proj = project(buildsys_project, IOS + "skip-if-unavailable = true\n")
+    outcome = proj.build(env=with_only(tmp_path, env, "xcode-select"))
+    assert outcome.exit_code == 0, outcome.stdout
+    result = outcome.result("ios")
+    assert result["status"] == "skipped"
+    assert result["reason"] == "toolchain unavailable: Xcode not found: no `xcodebuild` on PATH"
+
+
+@pytest.mark.parametrize(
+    ("transcript", "words"),
+    [
+        ("xcode-select-error.txt", "unable to get active developer directory"),
+        ("xcode-select-clt.txt", "is the Command Line Tools"),
+    ],
+)
+def test_no_xcode_selected_fails_the_check(buildsys_project, env, transcript, words):
+    proj = project(buildsys_project)
+    outcome = proj.build(env={**env, "FAKE_XCODE_SELECT_TRANSCRIPT": transcript})
+    error = only_error(outcome.result("ios"))
+    assert error["code"] == "IOS_XCODE_NOT_FOUND"
+    assert words in error["message"]
+    assert calls(env, "xcodebuild") == []
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ('project = "App.xcodeproj"\n', "give `workspace` or `project`, not both"),
+        (None, "required option is missing"),
+    ],
+)
+def test_option_errors(buildsys_project, env, change, message):
+    toml = IOS + change if change else IOS.replace('scheme = "App"\n', "")
+    proj = project(buildsys_project, toml)
+    outcome = proj.build(env=env)
+    assert outcome.exit_code == 2
+    assert message in outcome.stdout + outcome.stderr
+
+
+def test_transcripts_say_where_they_come_from():
+    names = [t for t, *_ in CATALOGUED] + [
+        "xcodebuild-build-success.txt",
+        "xcodebuild-archive-success.txt",
+        "xcodebuild-export-success.txt",
+        "xcodebuild-version.txt",
+        "xcode-select-p.txt",
+        "xcode-select-clt.txt",
+        "xcode-select-error.txt",
+    ]
+    for name in names:
+        assert transcript_header(name).startswith("# source: synthetic, written by hand")
