@@ -701,11 +701,6 @@ def test_cwd_outside_the_project_is_a_config_error(proj, rec):
 # -- SPEC commands and features not (yet) implemented ------------------------------------
 
 
-@pytest.mark.xfail(
-    reason="DEVIATION: `buildsys init` (SPEC section 3) is not implemented: "
-    "argparse rejects it as an invalid choice (exit 2)",
-    strict=True,
-)
 def test_init_writes_a_starter_builds_toml(tmp_path):
     res = cli("init", cwd=tmp_path)
     assert res.rc == 0, res

@@ -149,6 +149,11 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--tag", action="append", default=[], metavar="TAG")
 
     sub.add_parser("graph", parents=[common], help="the dependency graph, in DOT")
+
+    init = sub.add_parser(
+        "init", parents=[common], help="write a commented starter builds.toml for this directory"
+    )
+    init.add_argument("--force", action="store_true", help="replace an existing builds.toml")
     return parser
 
 
@@ -182,6 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "plugins": _cmd_plugins,
             "check": _cmd_check,
             "graph": _cmd_graph,
+            "init": _cmd_init,
         }[args.command]
         return command(args)
     except ConfigError as exc:
@@ -372,6 +378,19 @@ def _cmd_list(args: argparse.Namespace) -> int:
         print(f"{b.name} ({b.platform}){deps}{tags}")
         for key, value in _options_data(b.options).items():
             print(masker.text(f"    {key} = {json.dumps(value)}"))
+    return EXIT_OK
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .init import write_starter
+
+    path = Path(args.file)
+    builds = write_starter(path, force=args.force)
+    what = ", ".join(f"{b.name} ({b.platform})" for b in builds) or "an example command build"
+    print(f"wrote {path}: {what}")
+    print("next: review it, then run `buildsys check` and `buildsys build`")
     return EXIT_OK
 
 

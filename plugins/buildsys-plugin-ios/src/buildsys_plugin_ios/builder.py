@@ -1,0 +1,228 @@
+"""The `ios` platform: xcodebuild with a derived data directory of the build's own.
+
+    [builds.ios]
+    platform = "ios"
+    cwd = "ios"
+    workspace = "App.xcworkspace"      # or project = "App.xcodeproj", or neither
+    scheme = "App"
+    configuration = "Debug"
+    sdk = "iphonesimulator"
+    destination = "generic/platform=iOS Simulator"
+
+    [builds.ios.profiles.release]
+    configuration = "Release"
+    sdk = "iphoneos"
+    destination = "generic/platform=iOS"
+    export-options = "ExportOptions.plist"   # archive, then -exportArchive to an .ipa
+
+Derived data goes to `<project>/.buildsys/derived-data/<build name>`, so two
+Xcode builds never share one; archives and exports go beside it under
+`.buildsys/archives/<build name>` and `.buildsys/exports/<build name>`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import attrs
+
+from buildsys import BuildError
+
+if TYPE_CHECKING:
+    from buildsys.context import BuildContext
+    from buildsys.host import Host
+    from buildsys.spec import BuildSpec
+
+__all__ = ["IosBuilder", "IosOptions", "Layout", "xcodebuild_argvs"]
+
+CATALOGUE = Path(__file__).with_name("catalogue.toml")
+_XCODE_SUGGESTIONS = (
+    "install Xcode from the Mac App Store or https://developer.apple.com/xcode/ "
+    "(the Command Line Tools alone have no xcodebuild for iOS)",
+    "select it: `sudo xcode-select --switch /Applications/Xcode.app/Contents/Developer`",
+    "then accept the licence and finish set-up once: "
+    "`sudo xcodebuild -license accept && xcodebuild -runFirstLaunch`",
+)
+
+
+@attrs.frozen(kw_only=True)
+class IosOptions:
+    """Options of an `ios` build (builds.toml keys are kebab-case)."""
+
+    scheme: str
+    workspace: str | None = None
+    project: str | None = None
+    configuration: str = "Debug"
+    sdk: str = "iphonesimulator"
+    destination: str | None = None
+    export_options: str | None = None  # an ExportOptions.plist: archive, then export an .ipa
+
+    def __attrs_post_init__(self) -> None:
+        if self.workspace is not None and self.project is not None:
+            raise ValueError(
+                "give `workspace` or `project`, not both: xcodebuild takes one "
+                "(with CocoaPods or several projects, use the workspace)"
+            )
+
+
+@attrs.frozen
+class Layout:
+    """Where one build's Xcode output goes, all under `<root>/.buildsys/`."""
+
+    derived_data: Path
+    archive: Path
+    export: Path
+
+    @classmethod
+    def of(cls, spec: BuildSpec) -> Layout:
+        state = Path(spec.root) / ".buildsys"
+        scheme = spec.options.scheme
+        return cls(
+            derived_data=state / "derived-data" / spec.name,
+            archive=state / "archives" / spec.name / f"{scheme}.xcarchive",
+            export=state / "exports" / spec.name,
+        )
+
+    def products(self, options: IosOptions) -> Path:
+        # macOS products have no platform suffix: Build/Products/Release, not Release-macosx.
+        suffix = "" if options.sdk.startswith("macosx") else f"-{options.sdk}"
+        return self.derived_data / "Build" / "Products" / f"{options.configuration}{suffix}"
+
+
+def xcodebuild_argvs(spec: BuildSpec, layout: Layout) -> list[list[str]]:
+    """The xcodebuild commands of a build, in order (build; or archive then export)."""
+    options: IosOptions = spec.options
+    common = ["xcodebuild"]
+    if options.workspace is not None:
+        common += ["-workspace", options.workspace]
+    elif options.project is not None:
+        common += ["-project", options.project]
+    common += [
+        "-scheme",
+        options.scheme,
+        "-configuration",
+        options.configuration,
+        "-sdk",
+        options.sdk,
+    ]
+    if options.destination is not None:
+        common += ["-destination", options.destination]
+    common += ["-derivedDataPath", str(layout.derived_data)]
+    if options.export_options is None:
+        return [[*common, "build", *spec.args]]
+    plist = Path(spec.cwd) / options.export_options
+    return [
+        [*common, "archive", "-archivePath", str(layout.archive), *spec.args],
+        [
+            "xcodebuild",
+            "-exportArchive",
+            "-archivePath",
+            str(layout.archive),
+            "-exportOptionsPlist",
+            str(plist),
+            "-exportPath",
+            str(layout.export),
+        ],
+    ]
+
+
+class IosBuilder:
+    """Runs xcodebuild; stateless, so one instance serves concurrent builds."""
+
+    name = "ios"
+    options = IosOptions
+    catalogue = CATALOGUE
+    requires_os = ("darwin",)
+
+    def check(self, host: Host) -> list[BuildError]:
+        path = host.env.get("PATH", os.defpath)
+        xcodebuild = shutil.which("xcodebuild", path=path)
+        if xcodebuild is None:
+            return [
+                BuildError(
+                    "Xcode not found: no `xcodebuild` on PATH",
+                    code="IOS_XCODE_NOT_FOUND",
+                    suggestions=_XCODE_SUGGESTIONS,
+                )
+            ]
+        select = shutil.which("xcode-select", path=path)
+        code, text = _output([select or "xcode-select", "-p"], host.env)
+        if code != 0:
+            return [
+                BuildError(
+                    f"no Xcode is selected: `xcode-select -p` failed: {text or f'exit {code}'}",
+                    code="IOS_XCODE_NOT_FOUND",
+                    suggestions=_XCODE_SUGGESTIONS,
+                )
+            ]
+        if "CommandLineTools" in text:
+            return [
+                BuildError(
+                    f"the selected developer directory is the Command Line Tools ({text}), "
+                    "which cannot build iOS apps",
+                    code="IOS_XCODE_NOT_FOUND",
+                    suggestions=_XCODE_SUGGESTIONS,
+                )
+            ]
+        return []
+
+    def fingerprint(self, host: Host) -> str:
+        code, text = _output(["xcodebuild", "-version"], host.env)
+        return " ".join(text.split()) if code == 0 else f"xcodebuild -version failed: {text}"
+
+    def build(self, spec: BuildSpec, ctx: BuildContext) -> None:
+        options: IosOptions = spec.options
+        layout = Layout.of(spec)
+        layout.derived_data.mkdir(parents=True, exist_ok=True)
+        if options.export_options is not None:
+            if options.sdk == "iphonesimulator":
+                ctx.warn(
+                    "export-options is set but sdk is iphonesimulator: a simulator archive "
+                    'cannot be exported to an .ipa; set sdk = "iphoneos" (e.g. in the profile)'
+                )
+            layout.archive.parent.mkdir(parents=True, exist_ok=True)
+            layout.export.mkdir(parents=True, exist_ok=True)
+        for argv in xcodebuild_argvs(spec, layout):
+            ctx.run(argv)
+        found = self._artifacts(options, layout)
+        for path in found:
+            ctx.add_artifact(path)
+        if not found:
+            where = (
+                f"{layout.archive} and {layout.export}"
+                if options.export_options is not None
+                else str(layout.products(options))
+            )
+            ctx.warn(f"xcodebuild succeeded but no .app, .xcarchive or .ipa was found in {where}")
+
+    @staticmethod
+    def _artifacts(options: IosOptions, layout: Layout) -> list[Path]:
+        if options.export_options is None:
+            products = layout.products(options)
+            return sorted(products.glob("*.app")) + sorted(products.glob("*.dSYM"))
+        found = [layout.archive] if layout.archive.is_dir() else []
+        found += sorted((layout.archive / "dSYMs").glob("*.dSYM"))
+        return found + sorted(layout.export.glob("*.ipa"))
+
+
+def _output(argv: list[str], env: Mapping[str, str]) -> tuple[int, str]:
+    """Exit code and output of a quick tool query (check and fingerprint have no ctx)."""
+    try:
+        proc = subprocess.run(
+            argv,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            env=dict(env),
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return -1, str(exc)
+    return proc.returncode, (proc.stdout + proc.stderr).strip()

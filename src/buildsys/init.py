@@ -1,0 +1,146 @@
+"""`buildsys init`: a commented starter builds.toml for what the directory holds.
+
+It looks (in the directory and its immediate subdirectories) for a Node
+package, a Gradle (Android) project, an Xcode project or workspace and a
+Makefile, and writes one build for each, with tomlkit so the file keeps its
+comments. It never overwrites an existing builds.toml unless asked to.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from .errors import UsageError
+
+__all__ = ["Detected", "detect", "render", "write_starter"]
+
+
+@attrs.frozen
+class Detected:
+    """One build `init` proposes."""
+
+    name: str
+    platform: str
+    cwd: str
+    options: dict[str, Any] = attrs.field(factory=dict)
+    comment: str = ""
+
+
+def _candidates(root: Path) -> list[Path]:
+    dirs = [root]
+    try:
+        children = sorted(p for p in root.iterdir() if p.is_dir())
+    except OSError:
+        children = []
+    skip = {"node_modules", ".git", ".buildsys", "build", "dist", "venv", ".venv"}
+    dirs.extend(p for p in children if p.name not in skip and not p.name.startswith("."))
+    return dirs
+
+
+def _rel(root: Path, path: Path) -> str:
+    rel = path.relative_to(root).as_posix()
+    return rel or "."
+
+
+def detect(root: Path) -> list[Detected]:
+    """Builds for what `root` holds, in a stable order."""
+    found: list[Detected] = []
+    names: set[str] = set()
+
+    def add(name: str, platform: str, cwd: str, comment: str, **options: Any) -> None:
+        base, n = name, 2
+        while name in names:
+            name, n = f"{base}-{n}", n + 1
+        names.add(name)
+        found.append(Detected(name, platform, cwd, dict(options), comment))
+
+    for directory in _candidates(root):
+        cwd = _rel(root, directory)
+        label = directory.name if cwd != "." else ""
+        if (directory / "package.json").is_file():
+            add(
+                label or "web",
+                "web",
+                cwd,
+                "a Node package: runs its `build` script",
+                script="build",
+            )
+        if any(
+            (directory / f).exists()
+            for f in (
+                "gradlew",
+                "build.gradle",
+                "build.gradle.kts",
+                "settings.gradle",
+                "settings.gradle.kts",
+            )
+        ):
+            add(label or "android", "android", cwd, "a Gradle (Android) project", variant="debug")
+        workspaces = sorted(directory.glob("*.xcworkspace"))
+        projects = sorted(directory.glob("*.xcodeproj"))
+        if workspaces or projects:
+            chosen = workspaces[0] if workspaces else projects[0]
+            key = "workspace" if workspaces else "project"
+            add(
+                label or "ios",
+                "ios",
+                cwd,
+                "an Xcode project: set the scheme to build",
+                **{key: chosen.name, "scheme": chosen.stem},
+            )
+        if (directory / "Makefile").is_file():
+            add(label or "make", "command", cwd, "a Makefile: runs `make`", command=["make"])
+    return found
+
+
+def _plugin_note(platform: str) -> str:
+    if platform == "command":
+        return ""
+    return f" (needs buildsys-plugin-{platform})"
+
+
+def render(builds: list[Detected]) -> str:
+    import tomlkit
+
+    doc = tomlkit.document()
+    doc.add(tomlkit.comment("builds.toml: how this project builds, for `buildsys build`."))
+    doc.add(tomlkit.comment("Every key is optional unless marked; see `buildsys --help`."))
+    doc.add(tomlkit.nl())
+    run = tomlkit.table()
+    run.add(tomlkit.comment('strategy = "parallel"   # or "stop-on-failure"'))
+    run.add(tomlkit.comment("max-concurrency = 4     # default: usable CPUs"))
+    run.add("timeout", "20m")
+    run["timeout"].comment("per build, per attempt")
+    run.add(tomlkit.comment('kill-grace = "5s"       # SIGTERM, wait, then SIGKILL'))
+    doc.add("run", run)
+    builds_table = tomlkit.table(is_super_table=True)
+    if not builds:
+        example = tomlkit.table()
+        example.add(tomlkit.comment("Nothing recognised here: a command build to start from."))
+        example.add("platform", "command")
+        example.add("command", ["echo", "hello from buildsys"])
+        builds_table.add("hello", example)
+    for build in builds:
+        table = tomlkit.table()
+        table.add(tomlkit.comment(build.comment + _plugin_note(build.platform)))
+        table.add("platform", build.platform)
+        if build.cwd != ".":
+            table.add("cwd", build.cwd)
+        for key, value in build.options.items():
+            table.add(key, value)
+        table.add(tomlkit.comment('depends-on = ["..."]   # builds that must succeed first'))
+        builds_table.add(build.name, table)
+    doc.add("builds", builds_table)
+    return tomlkit.dumps(doc)
+
+
+def write_starter(path: Path, *, force: bool = False) -> list[Detected]:
+    """Write a starter builds.toml at `path`; refuses to overwrite one unless `force`."""
+    if path.exists() and not force:
+        raise UsageError(f"{path} already exists; edit it, or pass --force to replace it")
+    builds = detect(path.parent)
+    path.write_text(render(builds))
+    return builds
