@@ -99,6 +99,7 @@ ODD_VARIABLES = (
     "MAKELEVEL",
     "MAKEFILES",
     "GNUMAKEFLAGS",
+    "PYTHONDONTWRITEBYTECODE",  # else an editable install recompiles its source every run
     "PYTHONDEVMODE",
     "PYTHONTRACEMALLOC",
     "PYTHONPROFILEIMPORTTIME",
@@ -216,10 +217,16 @@ class Bench:
 # --------------------------------------------------------------------- processes
 
 
-def clean_env() -> dict[str, str]:
-    """The caller's environment without CI markers or inherited make state."""
+def clean_env(root: Path) -> dict[str, str]:
+    """The caller's environment without CI markers or inherited make state.
+
+    Bytecode is allowed (an editable install would otherwise recompile its
+    source on every run) and written under ``root``, not into the source tree.
+    """
     env = {k: v for k, v in os.environ.items() if k not in ODD_VARIABLES}
-    return {k: v for k, v in env.items() if not k.startswith("BUILDSYS_")}
+    env = {k: v for k, v in env.items() if not k.startswith("BUILDSYS_")}
+    env.setdefault("PYTHONPYCACHEPREFIX", str(root / "pycache"))
+    return env
 
 
 def run_timed(argv: Sequence[str], cwd: Path, env: dict[str, str]) -> float:
@@ -609,6 +616,7 @@ def machine_info(bench: Bench) -> dict[str, object]:
         "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
         "platform": platform.platform(),
         "usable_cpus": usable_cpus(),
+        "load_average": os.getloadavg(),
         "python": str(bench.python),
         "buildsys": str(bench.buildsys),
         "versions": bench.versions,
@@ -620,9 +628,19 @@ def machine_info(bench: Bench) -> dict[str, object]:
 # ---------------------------------------------------------------------------- main
 
 
+def default_buildsys() -> str | None:
+    """``buildsys`` on PATH, else the one beside this interpreter (an unactivated venv)."""
+    beside = Path(sys.executable).parent / "buildsys"
+    return shutil.which("buildsys") or (str(beside) if beside.is_file() else None)
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--buildsys", default=shutil.which("buildsys"), help="console script")
+    parser.add_argument(
+        "--buildsys",
+        default=default_buildsys(),
+        help="the console script to measure (default: buildsys on PATH, else beside this python)",
+    )
     parser.add_argument("--only", default=",".join(WORKLOADS), help="comma-separated workloads")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument("--repeat", type=int, help="runs per workload (default 5, quick 2)")
@@ -664,12 +682,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     peers = {tool: path for tool in (MAKE, NINJA) if (path := shutil.which(tool))}
     root = Path(tempfile.mkdtemp(prefix="buildsys-bench-"))
     bench = Bench(
-        root, buildsys, interpreter_of(buildsys), clean_env(), peers, args.repeat, args.startup_runs
+        root,
+        buildsys,
+        interpreter_of(buildsys),
+        clean_env(root),
+        peers,
+        args.repeat,
+        args.startup_runs,
     )
     info = machine_info(bench)
     versions = "; ".join(f"{tool}: {v}" for tool, v in bench.versions.items())
     print(f"{buildsys}\n{versions}\n{usable_cpus()} usable CPUs; {bench.repeat} runs per workload,")
     print(f"{bench.startup_runs} per start-up case; work in {root}", flush=True)
+    load = os.getloadavg()[0]
+    if load > 0.5:
+        print(f"warning: load average {load:.2f} before the run; figures may be noisy", flush=True)
     try:
         figures = run_workloads(bench, args.only)
     finally:
@@ -683,6 +710,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for error in bench.errors:
         print(f"\nERROR: {error}", file=sys.stderr)
     if args.json:
+        info["load_average_after"] = os.getloadavg()
         data = {
             "machine": info,
             "figures": [f.as_json() for f in figures],

@@ -698,7 +698,7 @@ def test_cwd_outside_the_project_is_a_config_error(proj, rec):
     assert not ran(rec, "app")
 
 
-# -- SPEC commands and features not (yet) implemented ------------------------------------
+# -- init and the cache ------------------------------------
 
 
 def test_init_writes_a_starter_builds_toml(tmp_path):
@@ -708,11 +708,6 @@ def test_init_writes_a_starter_builds_toml(tmp_path):
     assert cli("check", cwd=tmp_path).rc in (0, 1)
 
 
-@pytest.mark.xfail(
-    reason="DEVIATION: `buildsys cache info` / `buildsys cache clean` (SPEC section 3) "
-    "are not implemented: argparse rejects `cache` as an invalid choice (exit 2)",
-    strict=True,
-)
 def test_cache_info_and_clean_commands(proj, rec):
     simple_project(proj, rec)
     info = cli("cache", "info", cwd=proj)
@@ -721,11 +716,6 @@ def test_cache_info_and_clean_commands(proj, rec):
     assert clean.rc == 0, clean
 
 
-@pytest.mark.xfail(
-    reason="DEVIATION: no content-hash cache (SPEC section 2, [run] cache = true): an "
-    "unchanged build with inputs and outputs runs again instead of being `cached`",
-    strict=True,
-)
 def test_unchanged_build_is_served_from_the_cache(proj, rec):
     (proj / "src").mkdir()
     (proj / "src" / "main.txt").write_text("source")

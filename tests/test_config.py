@@ -137,7 +137,7 @@ def test_valid_corpus_loads_through_the_api(case):
     assert config.builds
     for build in config.builds:
         assert build.platform == "command"
-        assert isinstance(build.line, int)
+        assert isinstance(config.line_of(build.name), int)
 
 
 # -- load_config: values -----------------------------------------------------------------------
@@ -407,7 +407,7 @@ def test_file_order_is_preserved(tmp_path):
         """,
     )
     assert config.names == ("zeta", "alpha", "mid")
-    assert [b.line for b in config.builds] == [2, 6, 11]
+    assert [config.line_of(b.name) for b in config.builds] == [2, 6, 11]
 
 
 def test_file_order_with_dotted_and_inline_builds(tmp_path):
@@ -610,7 +610,7 @@ def test_build_line_of_a_dotted_build(tmp_path):
         api.command = ["true"]
         """,
     )
-    assert [b.line for b in config.builds] == [3, 5]
+    assert [config.line_of(b.name) for b in config.builds] == [3, 5]
 
 
 def test_validity_does_not_depend_on_the_host(tmp_path):

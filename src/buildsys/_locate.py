@@ -184,3 +184,22 @@ class KeyLines:
 
     def has(self, *path: str) -> bool:
         return tuple(path) in self._lines
+
+
+def quick_line(text: str, table: tuple[str, ...], key: str) -> int | None:
+    """The line of `key` written directly under the header `[table]`, found by regex.
+
+    Cheap enough to call on every load (KeyLines scans the whole file and is
+    kept for errors); None for anything but that common layout.
+    """
+    parts = [rf"(?:{re.escape(p)}|\"{re.escape(p)}\"|'{re.escape(p)}')" for p in table]
+    header = re.compile(
+        r"^[ \t]*\[[ \t]*" + r"[ \t]*\.[ \t]*".join(parts) + r"[ \t]*\][ \t]*(?:#.*)?$", re.M
+    )
+    found = header.search(text)
+    if found is None:
+        return None
+    following = re.compile(r"^[ \t]*\[", re.M).search(text, found.end())
+    end = following.start() if following else len(text)
+    line = re.compile(rf"^[ \t]*{re.escape(key)}[ \t]*=", re.M).search(text, found.end(), end)
+    return None if line is None else text.count("\n", 0, line.start()) + 1

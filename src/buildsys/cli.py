@@ -150,6 +150,12 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("graph", parents=[common], help="the dependency graph, in DOT")
 
+    cache = sub.add_parser("cache", parents=[common], help="the build cache: info, clean")
+    cache_sub = cache.add_subparsers(dest="cache_command", metavar="ACTION", parser_class=_Parser)
+    cache_sub.required = True
+    cache_sub.add_parser("info", parents=[common], help="the cache's size and entries")
+    cache_sub.add_parser("clean", parents=[common], help="empty the cache")
+
     init = sub.add_parser(
         "init", parents=[common], help="write a commented starter builds.toml for this directory"
     )
@@ -188,6 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "check": _cmd_check,
             "graph": _cmd_graph,
             "init": _cmd_init,
+            "cache": _cmd_cache,
         }[args.command]
         return command(args)
     except ConfigError as exc:
@@ -240,12 +247,12 @@ def _cmd_build(args: argparse.Namespace) -> int:
     run = Run(config, args.names, options, plugins)
     plan = run.plan()
     if args.dry_run:
-        _print_plan(plan)
+        _print_plan(plan, run.cache_forecast(plan))
         return EXIT_OK
     return _execute_with_signals(run, plan)
 
 
-def _print_plan(plan: Any) -> None:
+def _print_plan(plan: Any, forecast: dict[str, str]) -> None:
     print(
         f"plan: {len(plan.specs)} builds, up to {plan.max_concurrency} at a time, "
         f"strategy {plan.strategy}"
@@ -253,7 +260,7 @@ def _print_plan(plan: Any) -> None:
     for spec in plan.specs:
         preset = plan.presets.get(spec.name)
         if preset is None:
-            what = "would run"
+            what = forecast.get(spec.name, "would run")
         elif preset.reason:
             what = f"would be {preset.status.value}: {preset.reason}"
         else:
@@ -324,17 +331,6 @@ def _execute_with_signals(run: Any, plan: Any) -> int:
 # -- list, graph ---------------------------------------------------------------
 
 
-def _options_data(options: Any) -> Any:
-    import attrs
-
-    if attrs.has(type(options)):
-        return {
-            k.replace("_", "-"): list(v) if isinstance(v, tuple) else v
-            for k, v in attrs.asdict(options, recurse=True).items()
-        }
-    return dict(options or {})
-
-
 def _masker_for(config: Any) -> Any:
     from .masking import Masker
 
@@ -346,6 +342,8 @@ def _masker_for(config: Any) -> Any:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
+    from .options import unstructure
+
     config, _ = _load(args)
     masker = _masker_for(config)
     if args.profile is not None and args.profile not in config.profiles:
@@ -366,7 +364,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
                 "inputs": list(b.inputs) if b.inputs is not None else None,
                 "outputs": list(b.outputs) if b.outputs is not None else None,
                 "env": {k: masker.text(v) for k, v in b.env.items()},
-                "options": _options_data(b.options),
+                "options": unstructure(b.options),
             }
             for b in builds
         ]
@@ -376,9 +374,56 @@ def _cmd_list(args: argparse.Namespace) -> int:
         deps = f" <- {', '.join(b.depends_on)}" if b.depends_on else ""
         tags = f" [{', '.join(b.tags)}]" if b.tags else ""
         print(f"{b.name} ({b.platform}){deps}{tags}")
-        for key, value in _options_data(b.options).items():
+        for key, value in unstructure(b.options).items():
             print(masker.text(f"    {key} = {json.dumps(value)}"))
     return EXIT_OK
+
+
+def _cmd_cache(args: argparse.Namespace) -> int:
+    import time
+
+    from .buildcache import cache_directory
+    from .cache import Cache
+
+    config, _ = _load(args)
+    cache = Cache(cache_directory(config.root, config.run.cache_dir))
+    if args.cache_command == "clean":
+        before = cache.info()
+        cache.clean()
+        print(
+            f"emptied {before.directory}: removed {before.entries} entries, "
+            f"{_size_text(before.size)}"
+        )
+    else:
+        info = cache.info()
+        limit = config.run.cache_max_size
+        print(f"cache: {info.directory}")
+        print(
+            f"entries: {info.entries}, size: {_size_text(info.size)}"
+            + (f" (limit {_size_text(limit)})" if limit else "")
+        )
+        now = time.time()
+        for entry in sorted(cache.entries(), key=lambda e: -e.last_used):
+            age = format_age(now - entry.last_used)
+            print(f"  {entry.key[:16]}  {_size_text(entry.size):>9}  used {age} ago")
+    for warning in cache.take_warnings():
+        _err(f"buildsys: warning: {warning}")
+    return EXIT_OK
+
+
+def _size_text(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def format_age(seconds: float) -> str:
+    from .durations import format_duration
+
+    return format_duration(max(0.0, seconds))
 
 
 def _cmd_init(args: argparse.Namespace) -> int:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ._locate import KeyLines
+from ._locate import KeyLines, quick_line
 from ._toml import describe, literal
 from .durations import parse_duration
 from .errors import ConfigError, Problem
@@ -162,6 +162,25 @@ BUILD_KEYS: dict[str, Callable[[Any], Any]] = {
     "skip-if-unavailable": _bool,
     "tags": _str_list,
 }
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?", re.IGNORECASE)
+
+
+def _size(value: Any) -> int:
+    """Bytes: a whole number, or "500MB", "2GiB", "1.5g"."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    match = _SIZE.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        raise _Invalid(f'expected a size such as "500MB" or "2GiB", got {describe(value)}')
+    unit = (match.group(2) or "").lower()
+    base = 1024 if "i" in unit else 1000
+    power = "bkmgt".index(unit[0]) if unit else 0
+    size = int(float(match.group(1)) * base**power)
+    if size <= 0:
+        raise _Invalid(f"expected a size above zero, got {describe(value)}")
+    return size
+
+
 RUN_KEYS: dict[str, Callable[[Any], Any]] = {
     "strategy": _strategy,
     "max-concurrency": lambda v: _count(v, 1),
@@ -169,6 +188,8 @@ RUN_KEYS: dict[str, Callable[[Any], Any]] = {
     "kill-grace": _duration,
     "retries": _count,
     "cache": _bool,
+    "cache-dir": _str,
+    "cache-max-size": _size,
 }
 _ALL_BUILD_KEYS = [*BUILD_KEYS, "profiles"]
 
@@ -183,6 +204,8 @@ class RunSettings:
     kill_grace: float = 5.0
     retries: int = 0
     cache: bool = True
+    cache_dir: str | None = None  # default: .buildsys/cache; may be shared between projects
+    cache_max_size: int | None = None  # bytes; least recently used entries go first
 
 
 def _frozen(value: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -195,7 +218,6 @@ class BuildConfig:
 
     name: str
     platform: str
-    line: int | None = None
     depends_on: tuple[str, ...] = ()
     timeout: float | None = None
     # Where the effective timeout is set, so a timed-out build says where to raise it.
@@ -252,6 +274,17 @@ class Config:
     def _by_name(self) -> dict[str, BuildConfig]:
         return {b.name: b for b in self.builds}
 
+    def line_of(self, name: str) -> int | None:
+        """The line where build `name` is written (scans the file: for messages, not loops)."""
+        return self._key_lines.line("builds", name)
+
+    @functools.cached_property
+    def _key_lines(self) -> KeyLines:
+        try:
+            return KeyLines(self.path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            return KeyLines("")
+
     def builds_for(self, profile: str | None) -> tuple[BuildConfig, ...]:
         return tuple(b.for_profile(profile) for b in self.builds)
 
@@ -282,6 +315,7 @@ class _Loader:
         self.host_os = host_os
         self.text = ""
         self._lines: KeyLines | None = None
+        self._quick_lines: dict[tuple[tuple[str, ...], str], int | None] = {}
         self.problems: list[Problem] = []
         self._seen: set[str] = set()
 
@@ -291,6 +325,12 @@ class _Loader:
         if self._lines is None:
             self._lines = KeyLines(self.text)
         return self._lines.line(*path)
+
+    def _quick_line(self, table: tuple[str, ...], key: str) -> int | None:
+        found = self._quick_lines.get((table, key), -1)
+        if found == -1:
+            found = self._quick_lines[(table, key)] = quick_line(self.text, table, key)
+        return found
 
     def problem(
         self, message: str, *, at: Sequence[str], build: str | None = None, key: str | None = None
@@ -580,13 +620,14 @@ class _Loader:
         # load() raises before an invalid config can be used.
         timeout_source = None
         if "timeout" in merged:
-            at = merged["timeout"][1]
-            table_name = ".".join(at[:-1])
-            timeout_source = f"timeout in [{table_name}] of {self.display}, line {self.line(*at)}"
+            where = merged["timeout"][1][:-1]
+            timeout_source = f"timeout in [{'.'.join(where)}] of {self.display}"
+            line = self._quick_line(where, "timeout")
+            if line is not None:
+                timeout_source += f", line {line}"
         return BuildConfig(
             name=name,
             platform=platform,
-            line=self.line(*build_at),
             depends_on=values.get("depends-on", ()),
             timeout=values.get("timeout"),
             timeout_source=timeout_source,

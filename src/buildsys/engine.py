@@ -11,17 +11,24 @@ plugins registered for the run.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import threading
 import time
 import traceback
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import attrs
 
+if TYPE_CHECKING:
+    from .context import BuildContext
+
+from .artifacts import describe as describe_artifacts
+from .buildcache import BuildCache, KeyParts, NotCacheable, cache_directory
 from .catalogue import (
     PROJECT_CATALOGUE,
     Catalogue,
@@ -109,6 +116,7 @@ class Run:
         self.warnings: list[str] = []
         # Reports that could not be written: the CLI turns these into a failure.
         self.report_errors: list[str] = []
+        self._cache: BuildCache | None = None
         self._catalogues: dict[str, Catalogue] = {}
         self._fingerprints: dict[str, str] = {}
         self._known_lock = threading.Lock()
@@ -144,6 +152,7 @@ class Run:
         builds = select(config.builds_for(opts.profile), self.names, opts.tags)
         named = self.names or tuple(leaves(builds))
         selected = {b.name for b in builds}
+        cwds: dict[str, str] = {}
         specs: list[BuildSpec] = []
         for build in builds:
             timeout = (
@@ -156,7 +165,8 @@ class Run:
                     name=build.name,
                     platform=build.platform,
                     root=str(config.root),
-                    cwd=str((config.root / build.cwd).resolve()),
+                    cwd=cwds.get(build.cwd)
+                    or cwds.setdefault(build.cwd, str((config.root / build.cwd).resolve())),
                     options=build.options,
                     profile=opts.profile if build.profile else None,
                     env=dict(build.env),
@@ -362,6 +372,7 @@ class Run:
             executor.kill()
         elif self._stop.is_set():
             executor.cancel(self._stop_reason)
+        self._cache = self._open_cache()
         self.plugins.call(
             "buildsys_run_started", builds=plan.specs, max_concurrency=plan.max_concurrency
         )
@@ -381,8 +392,58 @@ class Run:
                         interrupted=self.interrupted,
                     )
         finally:
+            if self._cache is not None:
+                for warning in self._cache.finish():
+                    observer.say(f"warning: {warning}")
             self.plugins.call("buildsys_run_finished", result=result)
         return result
+
+    def cache_enabled(self) -> bool:
+        if self.options.cache is not None:
+            return self.options.cache
+        return self.config.run.cache
+
+    def _open_cache(self) -> BuildCache | None:
+        if not self.cache_enabled():
+            return None
+        root = self.config.root
+        return BuildCache(
+            root=root,
+            state_dir=state_dir(root),
+            directory=cache_directory(root, self.config.run.cache_dir),
+            max_size=self.config.run.cache_max_size,
+            host=f"{self.host.os}/{self.host.arch}",
+            environ=self.environ,
+        )
+
+    def cache_forecast(self, plan: Plan) -> dict[str, str]:
+        """For --dry-run: per build, whether it would come from the cache, or why not."""
+        if not self.cache_enabled():
+            return {s.name: "cache off" for s in plan.specs}
+        cache = self._open_cache()
+        assert cache is not None
+        forecast: dict[str, str] = {}
+        for spec in plan.specs:
+            if spec.name in plan.presets:
+                continue
+            registered = self.plugins.registry.get(spec.platform)
+            version = registered.version if registered else "?"
+            try:
+                parts = cache.parts(
+                    spec,
+                    builder_version=version,
+                    toolchain=functools.partial(self._fingerprint, spec.platform),
+                )
+            except NotCacheable as exc:
+                forecast[spec.name] = f"will run: {exc}"
+                continue
+            # Dependents are keyed on this build whether it hits or runs again.
+            cache.remember_key(spec.name, parts.key)
+            if cache.would_hit(parts):
+                forecast[spec.name] = "from the cache"
+            else:
+                forecast[spec.name] = f"will run: {cache.explain(spec.name, parts)}"
+        return forecast
 
     def _all_cancelled(self, plan: Plan, started: float) -> ExecutionResult:
         reason = self._stop_reason or "cancelled while waiting for the project lock"
@@ -417,7 +478,7 @@ class Run:
 
         plugins = self.plugins
 
-        def build(name: str) -> None:
+        def build(name: str) -> BuildResult | None:
             spec = specs[name]
             ctx = current_context()
             registered = plugins.registry.get(spec.platform)
@@ -431,6 +492,12 @@ class Run:
                     suggestions=["create it, or fix `cwd` in builds.toml"],
                     code="CWD_NOT_FOUND",
                 )
+            started_at = datetime.now(UTC)
+            parts = self._cache_parts(spec, registered.version)
+            if parts is not None:
+                hit = self._serve_from_cache(spec, ctx, parts, started_at)
+                if hit is not None:
+                    return hit
             try:
                 registered.builder.build(spec, ctx)
             except BuildFailed as exc:
@@ -451,8 +518,74 @@ class Run:
                     context={"plugin": registered.plugin},
                 ) from exc
             self._collect_outputs(spec, ctx)
+            if parts is not None:
+                self._store_in_cache(spec, ctx, parts)
+            return None
 
         return build
+
+    # -- the cache -------------------------------------------------------------
+
+    def _cache_parts(self, spec: BuildSpec, builder_version: str) -> KeyParts | None:
+        cache = self._cache
+        if cache is None:
+            return None
+        try:
+            return cache.parts(
+                spec,
+                builder_version=builder_version,
+                toolchain=lambda: self._fingerprint(spec.platform),
+            )
+        except NotCacheable:
+            return None
+
+    def _serve_from_cache(
+        self, spec: BuildSpec, ctx: BuildContext, parts: KeyParts, started_at: datetime
+    ) -> BuildResult | None:
+        cache = self._cache
+        assert cache is not None
+        hit = cache.fetch(parts)
+        for warning in cache.cache.take_warnings():
+            ctx.warn(warning)
+        if hit is None:
+            return None
+        manifest, restored = hit
+        cache.remember_key(spec.name, parts.key)
+        original = ctx.log_path.with_name(f"{spec.name}.cached.log")
+        kept = cache.keep_original_log(manifest, original)
+        ctx.log_note(
+            f"buildsys: served from the cache (key {parts.key[:16]}); restored "
+            f"{len(restored)} file(s). "
+            + (f"The original run's log: {original}" if kept else "The original log is gone.")
+        )
+        artifacts = cache.artifact_paths(manifest)
+        finished = datetime.now(UTC)
+        return BuildResult(
+            name=spec.name,
+            platform=spec.platform,
+            status=Status.CACHED,
+            reason=f"unchanged since a cached run (key {parts.key[:16]})",
+            duration=(finished - started_at).total_seconds(),
+            started_at=started_at,
+            finished_at=finished,
+            attempts=ctx.attempt,
+            artifacts=artifacts,
+            artifact_details=describe_artifacts(artifacts),
+            warnings=ctx.warnings,
+            log_path=str(ctx.log_path),
+        )
+
+    def _store_in_cache(self, spec: BuildSpec, ctx: BuildContext, parts: KeyParts) -> None:
+        cache = self._cache
+        assert cache is not None
+        why_not = cache.store(spec, parts, ctx.artifacts, ctx.log_path)
+        for warning in cache.cache.take_warnings():
+            ctx.warn(warning)
+        if why_not is None:
+            cache.remember_key(spec.name, parts.key)
+            cache.record(spec.name, parts)
+        elif "while it ran" in why_not or "could not" in why_not:
+            ctx.warn(f"not cached: {why_not}")
 
     def _catalogue(self, platform: str) -> Catalogue:
         """Project entries, then the builder's; loaded once per platform."""

@@ -16,7 +16,7 @@ import attrs
 
 from ._toml import describe
 
-__all__ = ["OptionProblem", "field_keys", "structure_options"]
+__all__ = ["OptionProblem", "field_keys", "structure_options", "unstructure"]
 
 
 @attrs.frozen
@@ -117,3 +117,25 @@ def structure_options(cls: type, raw: Mapping[str, Any]) -> tuple[Any, list[Opti
         return cls(**kwargs), []
     except (TypeError, ValueError) as exc:
         return None, [OptionProblem(None, str(exc))]
+
+
+def unstructure(options: Any) -> Any:
+    """Options as plain data with builds.toml's kebab-case keys (for list --json, cache keys)."""
+    if attrs.has(type(options)):
+        return {
+            f.name.replace("_", "-"): _plain(getattr(options, f.name))
+            for f in attrs.fields(type(options))
+        }
+    if isinstance(options, Mapping):
+        return {k: _plain(v) for k, v in options.items()}
+    return _plain(options)
+
+
+def _plain(value: Any) -> Any:
+    if attrs.has(type(value)):
+        return unstructure(value)
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
