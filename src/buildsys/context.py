@@ -9,6 +9,7 @@ import signal
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 
 import attrs
 
@@ -99,6 +100,11 @@ class BuildContext:
         self._lock = threading.Lock()
         self._warnings: list[str] = []
         self._artifacts: list[str] = []
+
+    @property
+    def env(self) -> Mapping[str, str]:
+        """The environment commands get: the caller's plus the build's `env` (read-only)."""
+        return MappingProxyType(self._env)
 
     @property
     def cancelled(self) -> threading.Event:
