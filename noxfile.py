@@ -37,8 +37,8 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def build_all(session: nox.Session) -> None:
-    """Build every build of the example project (`-- ARGS` go to buildsys build)."""
-    session.install(".")
+    """Build the example app for every platform (`-- ARGS` go to buildsys build)."""
+    session.install(".", *PLUGINS)
     # buildsys shuts its builds down cleanly on Ctrl-C; nox must wait for that
     # instead of killing it 0.3 s after the signal.
     session.run("buildsys", "-f", EXAMPLE, "build", *session.posargs, interrupt_timeout=None)

@@ -222,7 +222,11 @@ class Run:
                 continue
             problems = self._check(spec, checks)
             if problems:
-                reason = "; ".join(p.message for p in problems)
+                # The first suggestion says what to install: it belongs in the reason.
+                reason = "; ".join(
+                    p.message + (f" ({p.suggestions[0]})" if p.suggestions else "")
+                    for p in problems
+                )
                 if spec.skip_if_unavailable:
                     presets[spec.name] = _result(
                         spec, Status.SKIPPED, f"toolchain unavailable: {reason}"
