@@ -178,7 +178,7 @@ class BuildContext:
                 sink=self._sink,
                 token=self._token,
             )
-        except FileNotFoundError as exc:
+        except FileNotFoundError:
             if workdir is not None and not workdir.is_dir():
                 raise BuildFailed(
                     f"the working directory {str(workdir)!r} does not exist (running {shown})",
@@ -186,15 +186,13 @@ class BuildContext:
                     code="CWD_NOT_FOUND",
                     context={"argv": list(args), "cwd": str(workdir)},
                 ) from None
-            missing = args[0] if exc.filename in (None, args[0]) else str(exc.filename)
+            # The working directory exists, so what is missing is the program.
             raise BuildFailed(
-                f"command not found: {missing!r} (running {shown})",
+                f"command not found: {args[0]!r} (running {shown})",
                 suggestions=[
                     f"install {Path(args[0]).name!r} or put it on PATH",
                     "check the command in builds.toml for a typo",
-                ]
-                if exc.filename in (None, args[0])
-                else [f"check that the directory {missing!r} exists"],
+                ],
                 code="COMMAND_NOT_FOUND",
                 context={"argv": list(args), "cwd": str(workdir or "")},
             ) from None

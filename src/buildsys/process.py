@@ -19,6 +19,7 @@ import contextlib
 import math
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -275,12 +276,36 @@ class _Supervisor:
         return any(not _proctree.is_zombie(p) for p in self._members())
 
 
+_WHICH: dict[tuple[str, str | None], str] = {}
+
+
+def _program(name: str, env: Mapping[str, str]) -> str | None:
+    """`name` found on the command's PATH, memoised: Popen's own search costs a
+    path join per PATH entry on every spawn. Only hits are kept, so a tool that
+    appears later is still found; a stale hit fails to start and is reported
+    like any missing command.
+    """
+    if "/" in name:
+        return None
+    key = (name, env.get("PATH"))
+    found = _WHICH.get(key)
+    if found is None:
+        found = shutil.which(name, path=key[1])
+        # A relative PATH entry would resolve against the command's cwd: let Popen search.
+        if found is None or not os.path.isabs(found):  # noqa: PTH117 - str in, str out
+            return None
+        _WHICH[key] = found
+    return found
+
+
 def _popen(
     argv: Sequence[str], cwd: str | os.PathLike[str] | None, env: Mapping[str, str]
 ) -> subprocess.Popen[bytes]:
+    executable = _program(argv[0], env)
     with _proctree.spawn_lock:
         proc = subprocess.Popen(
             list(argv),
+            executable=executable,
             cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,
