@@ -25,16 +25,14 @@ from typing import TYPE_CHECKING, Any, TextIO
 import attrs
 
 if TYPE_CHECKING:
+    from .buildcache import BuildCache, KeyParts
+    from .catalogue import Catalogue
     from .context import BuildContext
 
+# Imported when first needed, not at start-up: the cache (only for builds with
+# inputs), catalogues (only on failure), and each reporter (only when asked for).
+
 from .artifacts import describe as describe_artifacts
-from .buildcache import BuildCache, KeyParts, NotCacheable, cache_directory
-from .catalogue import (
-    PROJECT_CATALOGUE,
-    Catalogue,
-    CatalogueError,
-    builder_catalogue,
-)
 from .config import Config, did_you_mean
 from .errors import BuildFailed, UsageError
 from .graph import leaves, select
@@ -322,11 +320,12 @@ class Run:
                 raise UsageError(f"{option} {value}: cannot write there: {exc}") from None
 
     def _register_reporters(self, plan: Plan, masker: Masker) -> list[str]:
-        from .report import console, json_report, junit
 
         names: list[str] = []
         opts = self.options
         if opts.progress != "none" or opts.verbose:
+            from .report import console
+
             cls = console.ConsoleReporter
             if opts.progress == "rich":
                 from .report.live import LiveReporter
@@ -347,12 +346,16 @@ class Run:
                 self.plugins.register_reporter(console.OutputPrinter(reporter), "buildsys.output")
                 names.append("buildsys.output")
         if opts.report_json:
+            from .report import json_report
+
             self.plugins.register_reporter(
                 json_report.JsonReporter(Path(opts.report_json), masker, self.report_errors),
                 "buildsys.json",
             )
             names.append("buildsys.json")
         if opts.junit_xml:
+            from .report import junit
+
             self.plugins.register_reporter(
                 junit.JUnitReporter(Path(opts.junit_xml), masker, self.report_errors),
                 "buildsys.junit",
@@ -376,7 +379,7 @@ class Run:
             executor.kill()
         elif self._stop.is_set():
             executor.cancel(self._stop_reason)
-        self._cache = self._open_cache()
+        self._cache = self._open_cache(plan.specs)
         self.plugins.call(
             "buildsys_run_started", builds=plan.specs, max_concurrency=plan.max_concurrency
         )
@@ -407,9 +410,11 @@ class Run:
             return self.options.cache
         return self.config.run.cache
 
-    def _open_cache(self) -> BuildCache | None:
-        if not self.cache_enabled():
+    def _open_cache(self, specs: Sequence[BuildSpec] = ()) -> BuildCache | None:
+        if not self.cache_enabled() or (specs and not any(s.inputs for s in specs)):
             return None
+        from .buildcache import BuildCache, cache_directory
+
         root = self.config.root
         return BuildCache(
             root=root,
@@ -432,6 +437,8 @@ class Run:
                 continue
             registered = self.plugins.registry.get(spec.platform)
             version = registered.version if registered else "?"
+            from .buildcache import NotCacheable
+
             try:
                 parts = cache.parts(
                     spec,
@@ -532,8 +539,10 @@ class Run:
 
     def _cache_parts(self, spec: BuildSpec, builder_version: str) -> KeyParts | None:
         cache = self._cache
-        if cache is None:
+        if cache is None or not spec.inputs:
             return None
+        from .buildcache import NotCacheable
+
         try:
             return cache.parts(
                 spec,
@@ -562,6 +571,7 @@ class Run:
             f"{len(restored)} file(s). "
             + (f"The original run's log: {original}" if kept else "The original log is gone.")
         )
+
         artifacts = cache.artifact_paths(manifest)
         finished = datetime.now(UTC)
         return BuildResult(
@@ -593,6 +603,13 @@ class Run:
 
     def _catalogue(self, platform: str) -> Catalogue:
         """Project entries, then the builder's; loaded once per platform."""
+        from .catalogue import (
+            PROJECT_CATALOGUE,
+            Catalogue,
+            CatalogueError,
+            builder_catalogue,
+        )
+
         with self._known_lock:
             if platform in self._catalogues:
                 return self._catalogues[platform]
