@@ -61,8 +61,13 @@ class KeyParts:
     inputs: Mapping[str, str]  # relative path -> content digest
     deps: Mapping[str, str]  # dependency -> its key
 
-    @property
-    def key(self) -> str:
+    # Derived from the fields above, once: it is asked for several times per build.
+    key: str = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "key", self._compute_key())
+
+    def _compute_key(self) -> str:
         parts: list[str] = [
             "buildsys-cache-v1",
             self.platform,
@@ -78,14 +83,15 @@ class KeyParts:
         return combine(parts)
 
     def to_json(self) -> dict[str, Any]:
-        return {"version": _STATE_VERSION, **attrs.asdict(self)}
+        fields = attrs.asdict(self, filter=lambda a, _: a.init)
+        return {"version": _STATE_VERSION, **fields}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> KeyParts | None:
         if data.get("version") != _STATE_VERSION:
             return None
         try:
-            return cls(**{f.name: data[f.name] for f in attrs.fields(cls)})
+            return cls(**{f.name: data[f.name] for f in attrs.fields(cls) if f.init})
         except (KeyError, TypeError):
             return None
 

@@ -588,7 +588,8 @@ class Cache:
             mode = stat.S_IMODE(st.st_mode) & 0o777
             blob = self.blob_path(sha)
             try:
-                if blob.stat().st_size == size:
+                # Reused only if sound: a damaged blob of the right size is replaced.
+                if blob.stat().st_size == size and _file_sha256(blob) == sha:
                     with contextlib.suppress(OSError):
                         os.utime(blob)  # keep it out of eviction's grace-period sweep
                     return sha, size, mode
@@ -816,11 +817,18 @@ class Cache:
                 blobs[item.name] = (item.path, st.st_size, st.st_mtime)
         refs = Counter(sha for m in manifests for sha in m[4])
 
+        # Young unreferenced blobs are kept (a store may be about to list them):
+        # they count as used space that eviction cannot free, not as a reason to
+        # go on deleting manifests.
+        kept = 0
+
         def drop_blob(sha: str) -> int:
             """Delete an unreferenced blob unless it is young; bytes freed."""
+            nonlocal kept
             path, size, _ = blobs.pop(sha)
             try:
                 if now - os.lstat(path).st_mtime < grace:  # re-checked: a store may reuse it
+                    kept += size
                     return 0
                 os.unlink(path)  # noqa: PTH108
             except OSError:
@@ -831,7 +839,7 @@ class Cache:
             total -= drop_blob(sha)
         removed = 0
         for _mtime, _key, path, size, shas in sorted(manifests):
-            if total <= max_size:
+            if total - kept <= max_size:
                 break
             try:
                 os.unlink(path)  # noqa: PTH108
@@ -844,6 +852,11 @@ class Cache:
                 if refs[sha] == 0 and sha in blobs:
                     total -= drop_blob(sha)
         return removed
+
+
+def _file_sha256(path: Path) -> str:
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _collect(root_real: str, files: Sequence[str]) -> list[tuple[str, str, os.stat_result]]:

@@ -777,12 +777,23 @@ class _Loader:
         return self._lines.has(*path)
 
     def _check_outputs(self, builds: list[BuildConfig]) -> None:
-        seen: list[tuple[BuildConfig, str]] = []
+        # Two patterns can only overlap when one's literal directory prefix
+        # holds the other's, so each pattern is compared only with earlier
+        # ones filed under an ancestor of its prefix (`exact`) or under its
+        # prefix or a descendant of it (`below`), not with every other.
+        exact: dict[tuple[str, ...], list[tuple[BuildConfig, str]]] = {}
+        below: dict[tuple[str, ...], list[tuple[BuildConfig, str]]] = {}
         for build in builds:
+            mine: list[tuple[tuple[str, ...], str]] = []
             for pattern in build.outputs or ():
                 if pattern.startswith("!"):
                     continue
-                for other, other_pattern in seen:
+                prefix = tuple(_literal_prefix(pattern)[0])
+                candidates = [
+                    *(e for end in range(len(prefix)) for e in exact.get(prefix[:end], ())),
+                    *below.get(prefix, ()),
+                ]
+                for other, other_pattern in candidates:
                     if other.name != build.name and _patterns_overlap(pattern, other_pattern):
                         self.problem(
                             f"outputs {pattern!r} overlap outputs {other_pattern!r} of build "
@@ -791,7 +802,11 @@ class _Loader:
                             build=build.name,
                             key="outputs",
                         )
-            seen.extend((build, p) for p in build.outputs or ())
+                mine.append((prefix, pattern))
+            for prefix, pattern in mine:
+                exact.setdefault(prefix, []).append((build, pattern))
+                for end in range(len(prefix) + 1):
+                    below.setdefault(prefix[:end], []).append((build, pattern))
 
 
 def _under(cwd: str, patterns: Sequence[str]) -> tuple[str, ...]:
@@ -811,32 +826,36 @@ def _cycles(builds: Sequence[BuildConfig]) -> list[list[str]]:
     """Each dependency cycle once, members in dependency order, from its first build in the file."""
     deps = {b.name: [d for d in b.depends_on if d != b.name] for b in builds}
     order = {b.name: i for i, b in enumerate(builds)}
-    state: dict[str, int] = {}
-    stack: list[str] = []
+    state: dict[str, int] = {}  # 1: on the current path, 2: finished
     found: list[list[str]] = []
     seen_sets: set[frozenset[str]] = set()
-
-    def visit(node: str) -> None:
-        state[node] = 1
-        stack.append(node)
-        for dep in deps.get(node, ()):
-            if dep not in deps:
-                continue
-            if state.get(dep) == 1:
-                cycle = stack[stack.index(dep) :]
-                key = frozenset(cycle)
-                if key not in seen_sets:
-                    seen_sets.add(key)
-                    start = min(range(len(cycle)), key=lambda i: order[cycle[i]])
-                    found.append(cycle[start:] + cycle[:start])
-            elif state.get(dep) is None:
-                visit(dep)
-        stack.pop()
-        state[node] = 2
-
     for build in builds:
-        if build.name not in state:
-            visit(build.name)
+        if build.name in state:
+            continue
+        # Iterative depth-first search: a chain of thousands of builds is fine.
+        path: list[str] = []
+        stack: list[tuple[str, int]] = [(build.name, 0)]
+        while stack:
+            node, index = stack.pop()
+            if index == 0:
+                state[node] = 1
+                path.append(node)
+            edges = [d for d in deps.get(node, ()) if d in deps]
+            if index < len(edges):
+                stack.append((node, index + 1))
+                dep = edges[index]
+                if state.get(dep) == 1:
+                    cycle = path[path.index(dep) :]
+                    key = frozenset(cycle)
+                    if key not in seen_sets:
+                        seen_sets.add(key)
+                        start = min(range(len(cycle)), key=lambda i: order[cycle[i]])
+                        found.append(cycle[start:] + cycle[:start])
+                elif dep not in state:
+                    stack.append((dep, 0))
+            else:
+                path.pop()
+                state[node] = 2
     return found
 
 

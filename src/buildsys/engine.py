@@ -11,6 +11,7 @@ plugins registered for the run.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import os
@@ -26,13 +27,13 @@ import attrs
 
 if TYPE_CHECKING:
     from .buildcache import BuildCache, KeyParts
+    from .cache import Manifest
     from .catalogue import Catalogue
     from .context import BuildContext
 
 # Imported when first needed, not at start-up: the cache (only for builds with
 # inputs), catalogues (only on failure), and each reporter (only when asked for).
 
-from .artifacts import describe as describe_artifacts
 from .config import Config, did_you_mean
 from .errors import BuildFailed, UsageError
 from .graph import leaves, select
@@ -115,6 +116,7 @@ class Run:
         # Reports that could not be written: the CLI turns these into a failure.
         self.report_errors: list[str] = []
         self._cache: BuildCache | None = None
+        self._pending_warnings: dict[str, list[str]] = {}
         self._catalogues: dict[str, Catalogue] = {}
         self._fingerprints: dict[str, str] = {}
         self._known_lock = threading.Lock()
@@ -389,10 +391,9 @@ class Run:
                 if not locked:
                     result = self._all_cancelled(plan, started)
                 else:
+                    presets = {**plan.presets, **self._serve_unchanged(plan)}
                     jobs = [self._job(spec) for spec in plan.specs]
-                    result = executor.execute_jobs(
-                        jobs, self._build_fn(specs), presets=plan.presets
-                    )
+                    result = executor.execute_jobs(jobs, self._build_fn(specs), presets=presets)
                     result = attrs.evolve(
                         result,
                         total_duration=time.monotonic() - started,
@@ -504,6 +505,8 @@ class Run:
                     code="CWD_NOT_FOUND",
                 )
             started_at = datetime.now(UTC)
+            for warning in self._pending_warnings.pop(name, ()):
+                ctx.warn(warning)
             parts = self._cache_parts(spec, registered.version)
             if parts is not None:
                 hit = self._serve_from_cache(spec, ctx, parts, started_at)
@@ -562,17 +565,44 @@ class Run:
             ctx.warn(warning)
         if hit is None:
             return None
-        manifest, restored = hit
-        cache.remember_key(spec.name, parts.key)
-        original = ctx.log_path.with_name(f"{spec.name}.cached.log")
-        kept = cache.keep_original_log(manifest, original)
-        ctx.log_note(
-            f"buildsys: served from the cache (key {parts.key[:16]}); restored "
-            f"{len(restored)} file(s). "
-            + (f"The original run's log: {original}" if kept else "The original log is gone.")
+        return self._cached_result(
+            spec, parts, hit, started_at, ctx.log_path, ctx.warnings, ctx.attempt
         )
 
-        artifacts = cache.artifact_paths(manifest)
+    def _cached_result(
+        self,
+        spec: BuildSpec,
+        parts: KeyParts,
+        hit: tuple[Manifest, list[str]],
+        started_at: datetime,
+        log_path: Path,
+        warnings: Sequence[str] = (),
+        attempt: int = 1,
+    ) -> BuildResult:
+        """A CACHED result; the new log says so and names the original run's, kept beside it."""
+        from .artifacts import Artifact
+
+        cache = self._cache
+        assert cache is not None
+        manifest, restored = hit
+        cache.remember_key(spec.name, parts.key)
+        original = log_path.with_name(f"{spec.name}.cached.log")
+        head = f"buildsys: served from the cache (key {parts.key})"
+        if restored or not _starts_with(log_path, head) or not original.exists():
+            # Not the same entry as the last run's note: copy its log, write the note.
+            kept = cache.keep_original_log(manifest, original)
+            note = f"{head}; restored {len(restored)} file(s). " + (
+                f"The original run's log: {original}\n" if kept else "The original log is gone.\n"
+            )
+            with contextlib.suppress(OSError):
+                log_path.parent.mkdir(parents=True, exist_ok=True)
+                log_path.write_text(note)
+        root = self.config.root
+        details = tuple(
+            Artifact(str(root / f.path), f.size, f.sha256)
+            for f in manifest.files
+            if f.symlink is None
+        )
         finished = datetime.now(UTC)
         return BuildResult(
             name=spec.name,
@@ -582,12 +612,54 @@ class Run:
             duration=(finished - started_at).total_seconds(),
             started_at=started_at,
             finished_at=finished,
-            attempts=ctx.attempt,
-            artifacts=artifacts,
-            artifact_details=describe_artifacts(artifacts),
-            warnings=ctx.warnings,
-            log_path=str(ctx.log_path),
+            attempts=attempt,
+            artifacts=[str(root / f.path) for f in manifest.files],
+            artifact_details=details,
+            warnings=warnings,
+            log_path=str(log_path),
         )
+
+    def _serve_unchanged(self, plan: Plan) -> dict[str, BuildResult]:
+        """Before scheduling: every build whose key hits and whose dependencies all hit.
+
+        Keys are computed in dependency order, each after its dependencies'
+        outputs were restored (they may be its inputs). A no-op rebuild then
+        starts no worker, no process and no per-build log handle.
+        """
+        cache = self._cache
+        if cache is None:
+            return {}
+        from .buildcache import NotCacheable
+
+        log_dir = state_dir(self.config.root) / "logs"
+        served: dict[str, BuildResult] = {}
+        for spec in _dependency_order(plan.specs):
+            if spec.name in plan.presets or not spec.inputs:
+                continue
+            if any(dep not in served for dep in spec.depends_on):
+                continue
+            registered = self.plugins.registry.get(spec.platform)
+            if registered is None:
+                continue
+            started_at = datetime.now(UTC)
+            try:
+                parts = cache.parts(
+                    spec,
+                    builder_version=registered.version,
+                    toolchain=functools.partial(self._fingerprint, spec.platform),
+                )
+            except NotCacheable:
+                continue
+            hit = cache.fetch(parts)
+            warnings = cache.cache.take_warnings()
+            if hit is None:
+                # A damaged entry was evicted: say so on the build that now runs.
+                self._pending_warnings.setdefault(spec.name, []).extend(warnings)
+            else:
+                served[spec.name] = self._cached_result(
+                    spec, parts, hit, started_at, log_dir / f"{spec.name}.log", warnings
+                )
+        return served
 
     def _store_in_cache(self, spec: BuildSpec, ctx: BuildContext, parts: KeyParts) -> None:
         cache = self._cache
@@ -714,6 +786,38 @@ class _HookObserver:
         import sys
 
         print(f"buildsys: {message}", file=sys.stderr, flush=True)
+
+
+def _starts_with(path: Path, text: str) -> bool:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(len(text.encode())) == text.encode()
+    except OSError:
+        return False
+
+
+def _dependency_order(specs: Sequence[BuildSpec]) -> list[BuildSpec]:
+    """`specs` with every build after its dependencies, otherwise in file order."""
+    by_name = {s.name: s for s in specs}
+    done: set[str] = set()
+    ordered: list[BuildSpec] = []
+    for first in specs:
+        # Iterative depth-first walk: a long chain must not hit the recursion limit.
+        stack: list[tuple[BuildSpec, int]] = [(first, 0)]
+        while stack:
+            spec, index = stack.pop()
+            if index == 0:
+                if spec.name in done:
+                    continue
+                done.add(spec.name)
+            deps = [d for d in spec.depends_on if d in by_name]
+            if index < len(deps):
+                stack.append((spec, index + 1))
+                if deps[index] not in done:
+                    stack.append((by_name[deps[index]], 0))
+            else:
+                ordered.append(spec)
+    return ordered
 
 
 def _takes_spec(check: Any) -> bool:

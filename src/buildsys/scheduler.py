@@ -304,12 +304,14 @@ class _Run:
         self.failure_seen: str | None = None
         self.cancel_applied = False
         self.kill_applied = False
+        # Jobs ready from the start first; recording a preset then readies the
+        # dependents it unblocks, each exactly once.
+        for name, prog in self.progress.items():
+            if name not in presets and prog.waiting_on == 0:
+                heapq.heappush(self.ready, (prog.index, name))
         for name, result in presets.items():
             if name in self.progress:
                 self._record(name, result)
-        for name, prog in self.progress.items():
-            if prog.result is None and prog.waiting_on == 0:
-                heapq.heappush(self.ready, (prog.index, name))
         self._check_acyclic()
 
     def request_cancel(self, reason: str, *, kill: bool) -> None:
@@ -423,7 +425,8 @@ class _Run:
             if self.cancel_reason is not None:
                 return
             _, name = heapq.heappop(self.ready)
-            self._start(self.progress[name])
+            if self.progress[name].result is None:
+                self._start(self.progress[name])
 
     def _start(self, prog: _Progress) -> None:
         job = prog.job
