@@ -574,10 +574,21 @@ class _Loader:
         registered = None if platform_invalid else self.plugins.registry.get(platform)
         if not host_skipped and not platform_invalid and registered is None:
             provider = self.plugins.broken_provider(platform)
+            suspects = self.plugins.broken()
             if provider is not None:
                 broken = (
                     f"platform {platform!r} comes from plugin {provider.name!r}, which failed "
                     f"to load: {provider.error}"
+                )
+            elif suspects:
+                # A plugin that failed to load may be the one providing it: only
+                # this build fails, not the whole file.
+                names = ", ".join(repr(i.name) for i in suspects)
+                broken = (
+                    f"platform {platform!r} is not available: no installed plugin provides "
+                    f"it, and {names} failed to load and may be the one "
+                    f"({'; '.join(f'{i.name}: {i.error}' for i in suspects)}); otherwise "
+                    f"install it: pip install buildsys-plugin-{platform}"
                 )
             elif profile is None:
                 known = self.plugins.registry.names()

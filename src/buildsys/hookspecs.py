@@ -81,7 +81,10 @@ def buildsys_run_started(builds: Sequence[BuildSpec], max_concurrency: int) -> N
 
 @hookspec
 def buildsys_build_started(build: BuildSpec, attempt: int) -> None:
-    """Called when an attempt of a build starts (``attempt`` counts from 1).
+    """Called when an attempt of a build starts.
+
+    :param build: the build.
+    :param attempt: which attempt, counting from 1 (retries add more).
 
     .. versionadded:: 0.1
     """
@@ -95,6 +98,9 @@ def buildsys_build_output(build: BuildSpec, line: str) -> None:
     Only called when at least one plugin implements it, so that quiet runs do
     not pay for line splitting.
 
+    :param build: the build whose command printed the line.
+    :param line: the line, without its line ending.
+
     .. versionadded:: 0.1
     """
 
@@ -102,7 +108,10 @@ def buildsys_build_output(build: BuildSpec, line: str) -> None:
 @hookspec
 def buildsys_build_finished(build: BuildSpec, result: BuildResult) -> None:
     """Called once per build with its final result, including builds that never
-    started (skipped, cancelled).
+    started (skipped, cancelled) and builds served from the cache.
+
+    :param build: the build.
+    :param result: its final result.
 
     .. versionadded:: 0.1
     """
@@ -111,6 +120,8 @@ def buildsys_build_finished(build: BuildSpec, result: BuildResult) -> None:
 @hookspec
 def buildsys_run_finished(result: ExecutionResult) -> None:
     """Called once when the run is over, also when it failed or was interrupted.
+
+    :param result: the run's result.
 
     .. versionadded:: 0.1
     """

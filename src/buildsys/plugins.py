@@ -139,8 +139,9 @@ class PluginHost:
 
     def _collect_platforms(self) -> None:
         hook = self.pm.hook.buildsys_register_platforms
-        # pluggy calls the last registered first; registration order reads better here.
-        for impl in reversed(hook.get_hookimpls()):
+        # In registration order (built-ins first), so that on a name clash the
+        # plugin that came later is the one reported broken.
+        for impl in hook.get_hookimpls():
             name = impl.plugin_name
             self.registry._registering_for(name, self._versions.get(name, "unknown"))
             try:
@@ -176,15 +177,17 @@ class PluginHost:
 
     def broken_provider(self, platform: str) -> PluginInfo | None:
         """An installed plugin that failed to load and probably provides `platform`."""
-        for info in self._infos.values():
-            if info.error is None or info.disabled:
-                continue
+        for info in self.broken():
             if info.name == platform or info.distribution in (
                 f"buildsys-plugin-{platform}",
                 f"buildsys_plugin_{platform}",
             ):
                 return info
         return None
+
+    def broken(self) -> list[PluginInfo]:
+        """Plugins that failed to load (not those disabled on purpose)."""
+        return [i for i in self._infos.values() if i.error is not None and not i.disabled]
 
     def version_of(self, plugin: str) -> str:
         return self._versions.get(plugin, "unknown")

@@ -76,6 +76,8 @@ class PlatformRegistry:
                 "which is not an attrs class"
             )
         existing = self._platforms.get(name)
+        if existing is not None and existing.plugin == plugin:
+            raise PluginError(f"plugin {plugin!r} registered platform {name!r} twice")
         if existing is not None:
             raise PluginError(
                 f"platform {name!r} is registered by both plugin {existing.plugin!r} and "

@@ -160,16 +160,43 @@ def test_gradle_from_path_without_a_wrapper(buildsys_project, env):
     assert outcome.result("app")["artifacts"] == [str(apk)]
 
 
-def test_gradlew_not_executable(buildsys_project, env):
+def test_gradlew_not_executable_fails_the_check(buildsys_project, env):
     proj = project(buildsys_project, wrapper="copy-not-executable")
     outcome = proj.build(env=env)
     assert outcome.exit_code == 1
     result = outcome.result("app")
     assert result["status"] == "failed"
+    assert result["started_at"] is None  # decided by check(host, spec), before the run
     error = only_error(result)
     assert error["code"] == "ANDROID_GRADLEW_NOT_EXECUTABLE"
     assert f"chmod +x {gradle_root(proj) / 'gradlew'}" in error["suggestions"][0]
     assert calls(env, "gradlew") == []
+
+    check = proj.run("check", env=env)
+    assert check.exit_code == 1
+    assert "is not executable" in check.stdout
+
+
+def test_gradlew_not_executable_with_skip_if_unavailable_skips(buildsys_project, env):
+    proj = project(
+        buildsys_project, APP + "skip-if-unavailable = true\n", wrapper="copy-not-executable"
+    )
+    outcome = proj.build(env=env)
+    assert outcome.exit_code == 0, outcome.stdout
+    result = outcome.result("app")
+    assert result["status"] == "skipped"
+    assert f"{gradle_root(proj) / 'gradlew'} is not executable" in result["reason"]
+    assert "chmod +x" in result["reason"]
+
+
+def test_no_wrapper_and_no_gradle_fails_the_check(buildsys_project, env):
+    proj = project(buildsys_project, wrapper=None)
+    # The system's PATH without the fakes: it has no gradle either.
+    outcome = proj.build(env={**env, "PATH": env["PATH"].split(":", 1)[1]})
+    error = only_error(outcome.result("app"))
+    assert error["code"] == "ANDROID_GRADLE_NOT_FOUND"
+    assert "has no gradlew and `gradle` is not on PATH" in error["message"]
+    assert outcome.result("app")["started_at"] is None
 
 
 def test_release_profile_picks_its_variant(buildsys_project, env):
@@ -281,19 +308,95 @@ def test_java_home_without_java_fails_the_check(buildsys_project, env, tmp_path)
     assert any("export JAVA_HOME=" in s for s in error["suggestions"])
 
 
-def test_build_reads_sdk_dir_from_local_properties(buildsys_project, env):
-    # The build's own env hides ANDROID_HOME from Gradle (check() still sees the host's).
+def test_check_reads_sdk_dir_from_local_properties(buildsys_project, env, tmp_path):
+    # The build's own env hides ANDROID_HOME from Gradle, and check(host, spec) sees that.
     toml = APP + '[builds.app.env]\nANDROID_HOME = ""\n'
     proj = project(buildsys_project, toml)
     outcome = proj.build(env=env)
-    error = only_error(outcome.result("app"))
+    result = outcome.result("app")
+    error = only_error(result)
     assert error["code"] == "ANDROID_SDK_NOT_FOUND"
-    assert "local.properties has no sdk.dir" in error["message"]
+    assert f"{gradle_root(proj) / 'local.properties'} has no sdk.dir" in error["message"]
+    assert result["started_at"] is None
     assert calls(env, "gradlew") == []
 
-    (gradle_root(proj) / "local.properties").write_text("sdk.dir=C\\:\\\\Android\\\\Sdk\n")
+    # Java properties escapes: `\:` is a colon (as in Windows paths), `\\` a backslash.
+    sdk = tmp_path / "An:droid" / "Sdk"
+    sdk.mkdir(parents=True)
+    escaped = str(sdk).replace(":", "\\:")
+    (gradle_root(proj) / "local.properties").write_text(
+        f"# written by Android Studio\nsdk.dir={escaped}\n"
+    )
     outcome = proj.build(env=env)
-    assert outcome.result("app")["status"] == "succeeded"
+    assert outcome.result("app")["status"] == "succeeded", outcome.stdout
+
+
+def test_local_properties_wins_over_android_home(buildsys_project, env, tmp_path):
+    # Gradle prefers sdk.dir to ANDROID_HOME, so a bad ANDROID_HOME does not matter then.
+    proj = project(buildsys_project)
+    (gradle_root(proj) / "local.properties").write_text("sdk.dir : ../sdk-here\n")
+    (gradle_root(proj).parent / "sdk-here").mkdir()
+    outcome = proj.build(env={**env, "ANDROID_HOME": str(tmp_path / "nowhere")})
+    assert outcome.result("app")["status"] == "succeeded", outcome.stdout
+
+
+def test_local_properties_pointing_nowhere_fails_the_check(buildsys_project, env, tmp_path):
+    proj = project(buildsys_project)
+    props = gradle_root(proj) / "local.properties"
+    gone = tmp_path / "deleted-sdk"
+    props.write_text(f"sdk.dir={gone}\n")
+    outcome = proj.build(env=env)
+    error = only_error(outcome.result("app"))
+    assert error["code"] == "ANDROID_SDK_NOT_FOUND"
+    assert error["message"] == f"sdk.dir in {props} is {str(gone)!r}, which is not a directory"
+    assert calls(env, "gradlew") == []
+
+
+def test_plugins_without_a_project_needs_android_home(buildsys_project, env):
+    outcome = buildsys_project.run("plugins", "--json", env={**env, "ANDROID_HOME": ""})
+    assert outcome.exit_code == 0, outcome.stderr
+    (android,) = [p for p in json.loads(outcome.stdout) if p["name"] == "android"]
+    (platform,) = android["platforms"]
+    (problem,) = platform["toolchain_problems"]
+    assert problem.startswith("Android SDK not found: ANDROID_HOME and ANDROID_SDK_ROOT are not")
+    assert "sdk.dir in local.properties" in problem
+
+
+def test_ci_in_the_builds_own_env_turns_the_daemon_off(buildsys_project, env):
+    proj = project(buildsys_project, APP + '[builds.app.env]\nCI = "true"\n')
+    outcome = proj.build(env={**env, "CI": ""})
+    assert outcome.exit_code == 0, outcome.stdout
+    assert calls(env, "gradlew")[0][2] == "--no-daemon"
+
+
+def test_java_home_from_the_builds_own_env(buildsys_project, env, tmp_path):
+    empty = tmp_path / "empty-jdk"
+    empty.mkdir()
+    proj = project(buildsys_project, APP + f'[builds.app.env]\nJAVA_HOME = "{empty}"\n')
+    outcome = proj.build(env=env)
+    error = only_error(outcome.result("app"))
+    assert error["code"] == "ANDROID_JAVA_NOT_FOUND"
+    assert f"JAVA_HOME is {str(empty)!r}, which holds no bin/java" == error["message"]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("sdk.dir=/opt/sdk\n", "/opt/sdk"),
+        ("  sdk.dir = /opt/sdk  \n", "/opt/sdk  "),
+        ("sdk.dir:/opt/sdk\n", "/opt/sdk"),
+        ("sdk.dir /opt/sdk\n", "/opt/sdk"),
+        ("#sdk.dir=/old\n! also a comment\nsdk.dir=/new\n", "/new"),
+        ("sdk.dir=C\\:\\\\Android\\\\Sdk\n", "C:\\Android\\Sdk"),
+        ("sdk.dir=/opt/\\\n    android-sdk\n", "/opt/android-sdk"),
+        ("ndk.dir=/opt/ndk\n", None),
+        ("sdk.dir\n", ""),
+    ],
+)
+def test_local_properties_parsing(text, value):
+    from buildsys_plugin_android.builder import _properties_value
+
+    assert _properties_value(text, "sdk.dir") == value
 
 
 def test_bad_format_is_a_config_error(buildsys_project, env):

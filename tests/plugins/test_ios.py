@@ -283,7 +283,10 @@ def test_no_xcodebuild_with_skip_if_unavailable_skips(buildsys_project, env, tmp
     assert outcome.exit_code == 0, outcome.stdout
     result = outcome.result("ios")
     assert result["status"] == "skipped"
-    assert result["reason"] == "toolchain unavailable: Xcode not found: no `xcodebuild` on PATH"
+    # The reason says what to install: the check's first suggestion.
+    assert result["reason"].startswith(
+        "toolchain unavailable: Xcode not found: no `xcodebuild` on PATH (install Xcode "
+    )
 
 
 @pytest.mark.parametrize(
@@ -300,6 +303,42 @@ def test_no_xcode_selected_fails_the_check(buildsys_project, env, transcript, wo
     assert error["code"] == "IOS_XCODE_NOT_FOUND"
     assert words in error["message"]
     assert calls(env, "xcodebuild") == []
+
+
+def test_developer_dir_in_the_builds_env_selects_xcode(buildsys_project, env, tmp_path):
+    developer = tmp_path / "Xcode_16.1.app" / "Contents" / "Developer"
+    developer.mkdir(parents=True)
+    proj = project(buildsys_project, IOS + f'[builds.ios.env]\nDEVELOPER_DIR = "{developer}"\n')
+    # xcode-select's own answer would fail the check; DEVELOPER_DIR overrides it.
+    outcome = proj.build(env={**env, "FAKE_XCODE_SELECT_TRANSCRIPT": "xcode-select-error.txt"})
+    assert outcome.exit_code == 0, outcome.stdout
+    assert outcome.result("ios")["status"] == "succeeded"
+    assert calls(env, "xcode-select") == []
+
+
+@pytest.mark.parametrize(
+    ("where", "words"),
+    [
+        ("missing", "which is not a directory"),
+        ("Library/Developer/CommandLineTools", "is the Command Line Tools"),
+    ],
+)
+def test_bad_developer_dir_in_the_builds_env_fails_the_check(
+    buildsys_project, env, tmp_path, where, words
+):
+    developer = tmp_path / where
+    if where != "missing":
+        developer.mkdir(parents=True)
+    toml = IOS + f'[builds.ios.env]\nDEVELOPER_DIR = "{developer}"\n'
+    toml += IOS.replace("[builds.ios]", "[builds.other]")  # the host's Xcode: fine
+    proj = project(buildsys_project, toml)
+    outcome = proj.build(env=env)
+    assert outcome.exit_code == 1
+    error = only_error(outcome.result("ios"))
+    assert error["code"] == "IOS_XCODE_NOT_FOUND"
+    assert words in error["message"]
+    assert str(developer) in error["message"]
+    assert outcome.result("other")["status"] == "succeeded"  # checked once per build
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,13 @@
 The task is `assemble<Flavor><Variant>` (apk) or `bundle<Flavor><Variant>` (aab)
 unless `task` names one. `./gradlew` is used when the build's directory has
 one, else `gradle` from PATH.
+
+Before any build runs, `check(host, spec)` looks at what that build's Gradle
+will see: Java (JAVA_HOME or PATH), the SDK (`sdk.dir` in the Gradle root's
+local.properties, which Gradle prefers, else ANDROID_HOME or ANDROID_SDK_ROOT),
+and the wrapper (present but not executable, or no Gradle at all), with the
+build's own `env` applied. The Gradle daemon is off when the build's
+environment (`ctx.env`) has CI set, unless `daemon` says otherwise.
 """
 
 from __future__ import annotations
@@ -118,17 +125,77 @@ def _is_ci(env: Mapping[str, str]) -> bool:
     return env.get("CI", "").strip().lower() not in _FALSE
 
 
+def _properties_value(text: str, wanted: str) -> str | None:
+    """One key's value in a Java properties file (`=`, `:` or blank separators;
+    `#`/`!` comments; `\\` escapes; continuation lines)."""
+    logical: list[str] = []
+    pending = ""
+    for raw in text.splitlines():
+        line = raw.lstrip()
+        if not pending and (not line or line[0] in "#!"):
+            continue
+        trailing = len(line) - len(line.rstrip("\\"))
+        if trailing % 2 == 1:  # an odd number of backslashes continues the line
+            pending += line[:-1]
+            continue
+        logical.append(pending + line)
+        pending = ""
+    if pending:
+        logical.append(pending)
+    for line in logical:
+        key, value = _split_property(line)
+        if key == wanted:
+            return value
+    return None
+
+
+def _split_property(line: str) -> tuple[str, str]:
+    key: list[str] = []
+    i = 0
+    while i < len(line):
+        char = line[i]
+        if char == "\\" and i + 1 < len(line):
+            key.append(line[i + 1])
+            i += 2
+            continue
+        if char in "=: \t\f":
+            break
+        key.append(char)
+        i += 1
+    rest = line[i:].lstrip(" \t\f")
+    if rest[:1] in ("=", ":"):
+        rest = rest[1:].lstrip(" \t\f")
+    return "".join(key), _unescape(rest)
+
+
+def _unescape(text: str) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if char == "\\" and i + 1 < len(text):
+            nxt = text[i + 1]
+            out.append({"t": "\t", "n": "\n", "r": "\r", "f": "\f"}.get(nxt, nxt))
+            i += 2
+            continue
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
 def _sdk_from_local_properties(cwd: Path) -> str | None:
-    """`sdk.dir` from `local.properties` (Java properties: `\\:` and `\\\\` escapes)."""
+    """`sdk.dir` from `local.properties` in the Gradle root, resolved against it.
+
+    The Android Gradle plugin prefers it to ANDROID_HOME, so buildsys does too.
+    """
     try:
         text = (cwd / "local.properties").read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
-    for line in text.splitlines():
-        key, sep, value = line.strip().partition("=")
-        if sep and key.strip() == "sdk.dir":
-            return value.strip().replace("\\:", ":").replace("\\\\", "\\") or None
-    return None
+    value = (_properties_value(text, "sdk.dir") or "").strip()
+    if not value:
+        return None
+    return str(cwd / value) if not Path(value).is_absolute() else value
 
 
 def _sdk_env(env: Mapping[str, str]) -> tuple[str, str] | None:
@@ -147,6 +214,69 @@ def _java(env: Mapping[str, str]) -> str | None:
     return shutil.which("java", path=env.get("PATH", os.defpath))
 
 
+def _sdk(env: Mapping[str, str], cwd: Path | None) -> tuple[str, str] | None:
+    """Where the SDK is, as Gradle finds it: (what said so, the path), or None.
+
+    The Android Gradle plugin reads `sdk.dir` in local.properties first, then
+    ANDROID_HOME, then the deprecated ANDROID_SDK_ROOT.
+    """
+    if cwd is not None:
+        found = _sdk_from_local_properties(cwd)
+        if found is not None:
+            return f"sdk.dir in {cwd / 'local.properties'}", found
+    return _sdk_env(env)
+
+
+def _sdk_problem(env: Mapping[str, str], cwd: Path | None) -> BuildError | None:
+    found = _sdk(env, cwd)
+    if found is None:
+        if cwd is None:
+            return BuildError(
+                "Android SDK not found: ANDROID_HOME and ANDROID_SDK_ROOT are not set",
+                code="ANDROID_SDK_NOT_FOUND",
+                suggestions=(
+                    *_sdk_suggestions(),
+                    "a build whose Gradle root has sdk.dir in local.properties uses that "
+                    "instead: `buildsys check` looks there",
+                ),
+            )
+        return BuildError(
+            "Android SDK not found: ANDROID_HOME and ANDROID_SDK_ROOT are not set and "
+            f"{cwd / 'local.properties'} has no sdk.dir",
+            code="ANDROID_SDK_NOT_FOUND",
+            suggestions=_sdk_suggestions(),
+        )
+    where, path = found
+    if not Path(path).is_dir():
+        return BuildError(
+            f"{where} is {path!r}, which is not a directory",
+            code="ANDROID_SDK_NOT_FOUND",
+            suggestions=_sdk_suggestions(),
+        )
+    return None
+
+
+def _java_problem(env: Mapping[str, str]) -> BuildError | None:
+    if _java(env) is not None:
+        return None
+    home = env.get("JAVA_HOME")
+    return BuildError(
+        f"JAVA_HOME is {home!r}, which holds no bin/java"
+        if home
+        else "Java not found: no `java` on PATH and JAVA_HOME is not set",
+        code="ANDROID_JAVA_NOT_FOUND",
+        suggestions=(
+            "install a JDK 17 (the Android Gradle plugin 8.x needs 17): "
+            "`sudo apt-get install openjdk-17-jdk` on Debian/Ubuntu, "
+            "`brew install --cask temurin@17` on macOS, "
+            "or the JBR bundled with Android Studio",
+            "then point JAVA_HOME at it, e.g. "
+            "`export JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64` (Linux) or "
+            '`export JAVA_HOME="$(/usr/libexec/java_home -v 17)"` (macOS)',
+        ),
+    )
+
+
 class AndroidBuilder:
     """Runs one Gradle task; stateless, so one instance serves concurrent builds."""
 
@@ -154,50 +284,24 @@ class AndroidBuilder:
     options = AndroidOptions
     catalogue = CATALOGUE
 
-    def check(self, host: Host) -> list[BuildError]:
-        problems: list[BuildError] = []
-        env = host.env
-        if _java(env) is None:
-            home = env.get("JAVA_HOME")
-            problems.append(
-                BuildError(
-                    f"JAVA_HOME is {home!r}, which holds no bin/java"
-                    if home
-                    else "Java not found: no `java` on PATH and JAVA_HOME is not set",
-                    code="ANDROID_JAVA_NOT_FOUND",
-                    suggestions=(
-                        "install a JDK 17 (the Android Gradle plugin 8.x needs 17): "
-                        "`sudo apt-get install openjdk-17-jdk` on Debian/Ubuntu, "
-                        "`brew install --cask temurin@17` on macOS, "
-                        "or the JBR bundled with Android Studio",
-                        "then point JAVA_HOME at it, e.g. "
-                        "`export JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64` (Linux) or "
-                        '`export JAVA_HOME="$(/usr/libexec/java_home -v 17)"` (macOS)',
-                    ),
-                )
-            )
-        found = _sdk_env(env)
-        if found is None:
-            problems.append(
-                BuildError(
-                    "Android SDK not found: ANDROID_HOME and ANDROID_SDK_ROOT are not set",
-                    code="ANDROID_SDK_NOT_FOUND",
-                    suggestions=(
-                        *_sdk_suggestions(),
-                        "sdk.dir in local.properties is not enough here: the toolchain check "
-                        "runs before any build, without a project directory, so it needs "
-                        "ANDROID_HOME",
-                    ),
-                )
-            )
-        elif not Path(found[1]).is_dir():
-            problems.append(
-                BuildError(
-                    f"{found[0]} is {found[1]!r}, which is not a directory",
-                    code="ANDROID_SDK_NOT_FOUND",
-                    suggestions=_sdk_suggestions(),
-                )
-            )
+    def check(self, host: Host, spec: BuildSpec | None = None) -> list[BuildError]:
+        """Java, the SDK and (per build) Gradle, in the environment the build will have.
+
+        With a `spec`, the build's own `env` counts, `sdk.dir` in the Gradle
+        root's local.properties counts (Gradle prefers it to ANDROID_HOME), and
+        the wrapper is checked. Without one (`buildsys plugins`), only the
+        host's environment is.
+        """
+        env: Mapping[str, str] = host.env if spec is None else {**host.env, **spec.env}
+        cwd = Path(spec.cwd) if spec is not None else None
+        if cwd is not None and not cwd.is_dir():
+            cwd = None  # the engine reports a missing directory itself, as the build's error
+        problems = [p for p in (_java_problem(env), _sdk_problem(env, cwd)) if p is not None]
+        if cwd is not None:
+            try:
+                self._gradle(cwd, env)
+            except BuildFailed as exc:
+                problems.append(BuildError(exc.message, code=exc.code, suggestions=exc.suggestions))
         return problems
 
     def fingerprint(self, host: Host) -> str:
@@ -209,14 +313,10 @@ class AndroidBuilder:
     def build(self, spec: BuildSpec, ctx: BuildContext) -> None:
         options: AndroidOptions = spec.options
         cwd = Path(spec.cwd)
-        env = {**os.environ, **spec.env}
-        if _sdk_env(env) is None and _sdk_from_local_properties(cwd) is None:
-            raise BuildFailed(
-                f"Android SDK not found: ANDROID_HOME and ANDROID_SDK_ROOT are not set and "
-                f"{cwd / 'local.properties'} has no sdk.dir",
-                suggestions=_sdk_suggestions(),
-                code="ANDROID_SDK_NOT_FOUND",
-            )
+        env = ctx.env  # the caller's environment plus the build's `env`, as Gradle gets it
+        problem = _sdk_problem(env, cwd)
+        if problem is not None:  # check() said so already, unless the build ran without it
+            raise BuildFailed(problem.message, problem.suggestions, code=problem.code)
         argv = [
             self._gradle(cwd, env),
             gradle_task(options),
@@ -264,9 +364,10 @@ class AndroidBuilder:
             raise BuildFailed(
                 f"no Gradle: {cwd} has no gradlew and `gradle` is not on PATH",
                 suggestions=[
-                    "point the build's `cwd` at the Gradle root (the directory with gradlew)",
-                    "or add a wrapper: `gradle wrapper` in that directory (and commit it)",
-                    "or install Gradle: https://gradle.org/install/",
+                    "install Gradle (https://gradle.org/install/), or add the wrapper: "
+                    "`gradle wrapper` in that directory, and commit it",
+                    "if the wrapper is elsewhere, point the build's `cwd` at the Gradle root "
+                    "(the directory with gradlew)",
                 ],
                 code="ANDROID_GRADLE_NOT_FOUND",
             )

@@ -139,8 +139,15 @@ class IosBuilder:
     catalogue = CATALOGUE
     requires_os = ("darwin",)
 
-    def check(self, host: Host) -> list[BuildError]:
-        path = host.env.get("PATH", os.defpath)
+    def check(self, host: Host, spec: BuildSpec | None = None) -> list[BuildError]:
+        """xcodebuild on PATH and a full Xcode selected, in the build's environment.
+
+        With a `spec`, the build's own `env` counts: its PATH, and a
+        DEVELOPER_DIR choosing an Xcode for this build (as on CI machines with
+        several). Without one (`buildsys plugins`), the host's environment.
+        """
+        env: Mapping[str, str] = host.env if spec is None else {**host.env, **spec.env}
+        path = env.get("PATH", os.defpath)
         xcodebuild = shutil.which("xcodebuild", path=path)
         if xcodebuild is None:
             return [
@@ -150,16 +157,33 @@ class IosBuilder:
                     suggestions=_XCODE_SUGGESTIONS,
                 )
             ]
-        select = shutil.which("xcode-select", path=path)
-        code, text = _output([select or "xcode-select", "-p"], host.env)
-        if code != 0:
-            return [
-                BuildError(
-                    f"no Xcode is selected: `xcode-select -p` failed: {text or f'exit {code}'}",
-                    code="IOS_XCODE_NOT_FOUND",
-                    suggestions=_XCODE_SUGGESTIONS,
-                )
-            ]
+        developer_dir = env.get("DEVELOPER_DIR", "")
+        if developer_dir:
+            # xcodebuild and xcode-select obey DEVELOPER_DIR over the system's selection.
+            if not Path(developer_dir).is_dir():
+                return [
+                    BuildError(
+                        f"DEVELOPER_DIR is {developer_dir!r}, which is not a directory",
+                        code="IOS_XCODE_NOT_FOUND",
+                        suggestions=(
+                            "point it at an Xcode's Developer directory, e.g. "
+                            "DEVELOPER_DIR=/Applications/Xcode.app/Contents/Developer, "
+                            "or unset it to use the one `xcode-select -p` prints",
+                        ),
+                    )
+                ]
+            text = developer_dir
+        else:
+            select = shutil.which("xcode-select", path=path)
+            code, text = _output([select or "xcode-select", "-p"], env)
+            if code != 0:
+                return [
+                    BuildError(
+                        f"no Xcode is selected: `xcode-select -p` failed: {text or f'exit {code}'}",
+                        code="IOS_XCODE_NOT_FOUND",
+                        suggestions=_XCODE_SUGGESTIONS,
+                    )
+                ]
         if "CommandLineTools" in text:
             return [
                 BuildError(
