@@ -33,6 +33,11 @@ _SYMBOL = {
 }
 
 
+def _took(seconds: float) -> str:
+    """A duration for people: milliseconds below a tenth of a second, else as in builds.toml."""
+    return f"{seconds * 1000:.0f}ms" if seconds < 0.1 else format_duration(seconds)
+
+
 class ConsoleReporter:
     def __init__(
         self,
@@ -81,7 +86,7 @@ class ConsoleReporter:
             return
         text = f"[{build.name}] {_SYMBOL[result.status]}"
         if result.started_at is not None:
-            text += f" in {format_duration(result.duration)}"
+            text += f" in {_took(result.duration)}"
         if result.reason:
             text += f": {result.reason}"
         elif result.errors:
@@ -116,7 +121,7 @@ class ConsoleReporter:
                 detail = f"flaky: passed on attempt {r.attempts}" + (
                     f"; {detail}" if detail else ""
                 )
-            time = format_duration(r.duration) if r.started_at is not None else "-"
+            time = _took(r.duration) if r.started_at is not None else "-"
             rows.append((r.name, r.platform, r.status.value, time, detail))
         widths = [max(len(row[i]) for row in rows) for i in range(4)]
         return [
@@ -155,7 +160,7 @@ class ConsoleReporter:
             if count:
                 parts.append(f"{count} {word}")
         head = "interrupted" if result.interrupted else ("ok" if result.ok else "FAILED")
-        return f"buildsys: {head}: {', '.join(parts)} in {format_duration(result.total_duration)}"
+        return f"buildsys: {head}: {', '.join(parts)} in {_took(result.total_duration)}"
 
 
 class OutputPrinter:
