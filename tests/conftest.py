@@ -123,3 +123,24 @@ def max_overlap(intervals: list[tuple[float, float]]) -> int:
         now += delta
         peak = max(peak, now)
     return peak
+
+
+@pytest.fixture
+def proj(tmp_path: Path) -> Path:
+    """An empty project directory."""
+    path = tmp_path / "proj"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def rec(tmp_path: Path) -> Path:
+    """Where builds record that they ran (see `ran`)."""
+    path = tmp_path / "rec"
+    path.mkdir()
+    return path
+
+
+def ran(rec: Path, name: str) -> bool:
+    """Whether build `name` ran: builds made by the helpers touch `<rec>/<name>.ran`."""
+    return (rec / f"{name}.ran").exists()

@@ -40,25 +40,7 @@ from _cli_helpers import (
     write_builds,
 )
 from buildsys.host import usable_cpus
-from conftest import max_overlap
-
-
-@pytest.fixture
-def proj(tmp_path: Path) -> Path:
-    path = tmp_path / "proj"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def rec(tmp_path: Path) -> Path:
-    path = tmp_path / "rec"
-    path.mkdir()
-    return path
-
-
-def ran(rec: Path, name: str) -> bool:
-    return (rec / f"{name}.ran").exists()
+from conftest import max_overlap, ran
 
 
 def ran_args(rec: Path, name: str) -> list[str]:

@@ -4,31 +4,13 @@ from __future__ import annotations
 
 import json
 import signal
-from pathlib import Path
 
 import attrs
 import pytest
 
 import buildsys
 from _cli_helpers import FAIL, RECORD, command, write_builds
-
-
-@pytest.fixture
-def proj(tmp_path: Path) -> Path:
-    path = tmp_path / "proj"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def rec(tmp_path: Path) -> Path:
-    path = tmp_path / "rec"
-    path.mkdir()
-    return path
-
-
-def ran(rec: Path, name: str) -> bool:
-    return (rec / f"{name}.ran").exists()
+from conftest import ran
 
 
 def test_load_config_reads_builds_in_file_order(proj, rec):

@@ -35,20 +35,6 @@ from _cli_helpers import (
 
 
 @pytest.fixture
-def proj(tmp_path: Path) -> Path:
-    path = tmp_path / "proj"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def rec(tmp_path: Path) -> Path:
-    path = tmp_path / "rec"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
 def site(tmp_path: Path) -> Path:
     return tmp_path / "site"
 

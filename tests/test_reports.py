@@ -57,20 +57,6 @@ ERROR_FIELDS = {"message", "code", "suggestions", "context", "transient"}
 STATUSES = {"succeeded", "failed", "timed_out", "cancelled", "skipped", "cached"}
 
 
-@pytest.fixture
-def proj(tmp_path: Path) -> Path:
-    path = tmp_path / "proj"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def rec(tmp_path: Path) -> Path:
-    path = tmp_path / "rec"
-    path.mkdir()
-    return path
-
-
 def iso(text: str) -> datetime:
     value = datetime.fromisoformat(text)
     assert value.tzinfo is not None, f"{text} has no time zone"
