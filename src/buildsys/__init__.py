@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .errors import BuildFailed, ConfigError, UsageError
     from .hooks import hookimpl, hookspec
     from .host import Host
+    from .probe import Probe, probe
     from .registry import PlatformRegistry
     from .results import BuildError, BuildResult, ExecutionResult, Status
     from .scheduler import Job, ParallelExecutor
@@ -36,6 +37,7 @@ __all__ = [
     "Job",
     "ParallelExecutor",
     "PlatformRegistry",
+    "Probe",
     "RunSettings",
     "Status",
     "UsageError",
@@ -44,6 +46,7 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "load_config",
+    "probe",
     "run",
 ]
 
@@ -62,6 +65,7 @@ _WHERE = {
     "Job": "scheduler",
     "ParallelExecutor": "scheduler",
     "PlatformRegistry": "registry",
+    "Probe": "probe",
     "RunSettings": "config",
     "Status": "results",
     "UsageError": "errors",
@@ -69,6 +73,7 @@ _WHERE = {
     "hookimpl": "hooks",
     "hookspec": "hooks",
     "load_config": "config",
+    "probe": "probe",
     "run": "engine",
 }
 

@@ -28,14 +28,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import attrs
 
-from buildsys import BuildError, BuildFailed
+from buildsys import BuildError, BuildFailed, probe
 
 if TYPE_CHECKING:
     from buildsys.context import BuildContext
@@ -385,24 +384,8 @@ def _sdk_suggestions() -> tuple[str, ...]:
 
 
 def _version_output(argv: list[str], env: Mapping[str, str]) -> str:
-    """A tool's version text (stdout and stderr: `java -version` prints to stderr).
-
-    check() and fingerprint() run outside any build, so there is no ctx.run here.
-    """
-    try:
-        proc = subprocess.run(
-            argv,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            env=dict(env),
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"({argv[0]} failed: {exc})"
-    return (proc.stdout + proc.stderr).strip()
+    """A tool's version text (check() and fingerprint() run outside any build: no ctx.run)."""
+    return probe(argv, env=env).output
 
 
 def _first_line(text: str) -> str:

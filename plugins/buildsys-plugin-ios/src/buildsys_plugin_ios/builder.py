@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import attrs
 
-from buildsys import BuildError
+from buildsys import BuildError, probe
 
 if TYPE_CHECKING:
     from buildsys.context import BuildContext
@@ -236,17 +235,5 @@ class IosBuilder:
 
 def _output(argv: list[str], env: Mapping[str, str]) -> tuple[int, str]:
     """Exit code and output of a quick tool query (check and fingerprint have no ctx)."""
-    try:
-        proc = subprocess.run(
-            argv,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            env=dict(env),
-            timeout=60,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return -1, str(exc)
-    return proc.returncode, (proc.stdout + proc.stderr).strip()
+    said = probe(argv, env=env, timeout=60)
+    return said.returncode, said.output

@@ -16,7 +16,6 @@ import difflib
 import json
 import os
 import shutil
-import subprocess
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from buildsys import BuildError, BuildFailed
+from buildsys import BuildError, BuildFailed, probe
 
 if TYPE_CHECKING:
     from buildsys import BuildContext, BuildSpec, Host
@@ -380,19 +379,7 @@ def _tool_version(tool: str, path: str | None, env: Mapping[str, str]) -> str:
     program = shutil.which(tool, path=path)
     if program is None:
         return "not found"
-    try:
-        done = subprocess.run(
-            [program, "--version"],
-            capture_output=True,
-            text=True,
-            timeout=15,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"unknown ({type(exc).__name__})"
-    version = done.stdout.strip().splitlines()[0] if done.stdout.strip() else ""
-    if done.returncode != 0 or not version:
-        return f"unknown (exit {done.returncode})"
-    return version.removeprefix("v")
+    said = probe([program, "--version"], env=env, timeout=15)
+    if not said.ok or not said.first_line:
+        return f"unknown (exit {said.returncode})"
+    return said.first_line.removeprefix("v")
