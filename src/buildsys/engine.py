@@ -18,7 +18,7 @@ import os
 import threading
 import time
 import traceback
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -566,7 +566,7 @@ class Run:
         if hit is None:
             return None
         return self._cached_result(
-            spec, parts, hit, started_at, ctx.log_path, ctx.warnings, ctx.attempt
+            spec, parts, hit, started_at, ctx.log_path, ctx.log_note, ctx.warnings, ctx.attempt
         )
 
     def _cached_result(
@@ -576,6 +576,7 @@ class Run:
         hit: tuple[Manifest, list[str]],
         started_at: datetime,
         log_path: Path,
+        write_note: Callable[[str], None] | None = None,
         warnings: Sequence[str] = (),
         attempt: int = 1,
     ) -> BuildResult:
@@ -588,15 +589,19 @@ class Run:
         cache.remember_key(spec.name, parts.key)
         original = log_path.with_name(f"{spec.name}.cached.log")
         head = f"buildsys: served from the cache (key {parts.key})"
-        if restored or not _starts_with(log_path, head) or not original.exists():
-            # Not the same entry as the last run's note: copy its log, write the note.
+        # A worker's log is already open (write_note); before scheduling it is
+        # not, and a note naming the same entry as last time needs no rewrite.
+        if write_note is not None or restored or not _starts_with(log_path, head):
             kept = cache.keep_original_log(manifest, original)
             note = f"{head}; restored {len(restored)} file(s). " + (
                 f"The original run's log: {original}\n" if kept else "The original log is gone.\n"
             )
-            with contextlib.suppress(OSError):
-                log_path.parent.mkdir(parents=True, exist_ok=True)
-                log_path.write_text(note)
+            if write_note is not None:
+                write_note(note)
+            else:
+                with contextlib.suppress(OSError):
+                    log_path.parent.mkdir(parents=True, exist_ok=True)
+                    log_path.write_text(note)
         root = self.config.root
         details = tuple(
             Artifact(str(root / f.path), f.size, f.sha256)
@@ -657,7 +662,7 @@ class Run:
                 self._pending_warnings.setdefault(spec.name, []).extend(warnings)
             else:
                 served[spec.name] = self._cached_result(
-                    spec, parts, hit, started_at, log_dir / f"{spec.name}.log", warnings
+                    spec, parts, hit, started_at, log_dir / f"{spec.name}.log", None, warnings
                 )
         return served
 

@@ -173,14 +173,33 @@ class OutputSink:
 
     def __init__(
         self,
-        log: BinaryIO,
+        log: BinaryIO | Path,
         masker: Masker,
         on_line: Callable[[str], None] | None = None,
     ) -> None:
-        self._log = log
+        # A path is opened by `open()` (or the first write), so that the thread
+        # that runs the build, not the scheduler, pays for creating the file.
+        self._path = log if isinstance(log, Path) else None
+        self._log: BinaryIO | None = None if isinstance(log, Path) else log
         self._masker = masker
         self._on_line = on_line
         self._lock = threading.Lock()
+
+    def open(self) -> None:
+        """Create (truncate) the log file now."""
+        with self._lock:
+            self._open_locked()
+
+    def _open_locked(self) -> BinaryIO:
+        if self._log is None:
+            assert self._path is not None
+            self._log = self._path.open("wb")
+        return self._log
+
+    def close(self) -> None:
+        with self._lock:
+            if self._log is not None and self._path is not None:
+                self._log.close()
 
     def note(self, text: str) -> None:
         """Append buildsys's own text (e.g. a traceback) to the log, masked."""
@@ -195,8 +214,9 @@ class OutputSink:
         if not data:
             return
         with self._lock:
-            self._log.write(data)
-            self._log.flush()
+            log = self._open_locked()
+            log.write(data)
+            log.flush()
         lines.feed(data)
 
 

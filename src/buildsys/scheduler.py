@@ -301,6 +301,7 @@ class _Run:
         self.running: dict[str, _Attempt] = {}
         self.started_wall = time.monotonic()
         self.log_dir = executor._log_dir or Path(tempfile.mkdtemp(prefix="buildsys-logs-"))
+        self.log_dir.mkdir(parents=True, exist_ok=True)
         self.failure_seen: str | None = None
         self.cancel_applied = False
         self.kill_applied = False
@@ -438,16 +439,14 @@ class _Run:
         log_path = self.log_dir / f"{job.name}.log"
         if prog.attempts > 1 and log_path.exists():
             log_path.replace(self.log_dir / f"{job.name}.attempt{prog.attempts - 1}.log")
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = log_path.open("wb")
         control = Control(self.ex.kill_grace)
         on_line = None
         observer = self.ex._observer
         if observer is not None and getattr(observer, "wants_output", False):
             name = job.name
             on_line = lambda line: observer.output(name, line)  # noqa: E731
-        sink = OutputSink(log, self.ex._masker, on_line)
-        env = dict(os.environ) if job.env is None else dict(job.env)
+        sink = OutputSink(log_path, self.ex._masker, on_line)
+        env = os.environ if job.env is None else job.env  # BuildContext copies it
         ctx = BuildContext(
             job.name,
             control=control,
@@ -472,12 +471,13 @@ class _Run:
         if observer is not None:
             observer.started(job, prog.attempts, ctx)
         worker_context = self.parent_context.copy()
-        self.pool.submit(worker_context.run, self._work, attempt, log)
+        self.pool.submit(worker_context.run, self._work, attempt, sink)
 
-    def _work(self, attempt: _Attempt, log: object) -> None:
+    def _work(self, attempt: _Attempt, sink: OutputSink) -> None:
         _current.set(attempt.ctx)
         outcome: tuple[str, object]
         try:
+            sink.open()
             value = self.fn(attempt.job.name)
             # Hashing artifacts here keeps it off the scheduling thread.
             outcome = ("returned", (value, describe(attempt.ctx.artifacts)))
@@ -486,9 +486,7 @@ class _Run:
             if not isinstance(exc, BuildFailed):
                 attempt.ctx.log_note("".join(traceback.format_exception(exc)))
         finally:
-            close = getattr(log, "close", None)
-            if close is not None:
-                close()
+            sink.close()
         self.inbox.put((attempt, outcome))
 
     # -- results -------------------------------------------------------------
