@@ -95,6 +95,7 @@ class BuildContext:
         self._control = control
         self._sink = sink
         self._env = dict(env)
+        self._env_bytes: dict[bytes, bytes] | None = None
         self._masker = masker
         self._token = token
         self._lock = threading.Lock()
@@ -114,6 +115,15 @@ class BuildContext:
     @property
     def control(self) -> Control:
         return self._control
+
+    def _encoded_env(self, extra: Mapping[str, str] | None) -> dict[bytes, bytes]:
+        """The command's environment as bytes, the build's part encoded once per build:
+        subprocess encodes a str environment variable by variable on every spawn."""
+        if self._env_bytes is None:
+            self._env_bytes = {os.fsencode(k): os.fsencode(v) for k, v in self._env.items()}
+        if not extra:
+            return self._env_bytes
+        return {**self._env_bytes, **{os.fsencode(k): os.fsencode(v) for k, v in extra.items()}}
 
     def log_note(self, text: str) -> None:
         """Append text of buildsys's own (not a command's output) to the build's log."""
@@ -168,12 +178,11 @@ class BuildContext:
         workdir = Path(cwd) if cwd is not None else self.cwd
         if workdir is not None and not workdir.is_absolute() and self.cwd is not None:
             workdir = self.cwd / workdir
-        full_env = {**self._env, **(env or {})}
         try:
             outcome = run_process(
                 args,
                 cwd=workdir,
-                env=full_env,
+                env=self._encoded_env(env),
                 control=self._control,
                 sink=self._sink,
                 token=self._token,

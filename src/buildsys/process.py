@@ -299,7 +299,7 @@ class _Supervisor:
 _WHICH: dict[tuple[str, str | None], str] = {}
 
 
-def _program(name: str, env: Mapping[str, str]) -> str | None:
+def _program(name: str, search_path: str | None) -> str | None:
     """`name` found on the command's PATH, memoised: Popen's own search costs a
     path join per PATH entry on every spawn. Only hits are kept, so a tool that
     appears later is still found; a stale hit fails to start and is reported
@@ -307,7 +307,7 @@ def _program(name: str, env: Mapping[str, str]) -> str | None:
     """
     if "/" in name:
         return None
-    key = (name, env.get("PATH"))
+    key = (name, search_path)
     found = _WHICH.get(key)
     if found is None:
         found = shutil.which(name, path=key[1])
@@ -318,10 +318,23 @@ def _program(name: str, env: Mapping[str, str]) -> str | None:
     return found
 
 
+def _with_token(env: Mapping[bytes, bytes] | Mapping[str, str], token: str) -> dict[bytes, bytes]:
+    encoded = {os.fsencode(k): os.fsencode(v) for k, v in env.items()} if _is_str(env) else env
+    return {**encoded, _TOKEN_BYTES: token.encode()}  # type: ignore[dict-item]
+
+
+def _is_str(env: Mapping[bytes, bytes] | Mapping[str, str]) -> bool:
+    return any(isinstance(k, str) for k in env)
+
+
+_TOKEN_BYTES = _proctree.TOKEN_VAR.encode()
+
+
 def _popen(
-    argv: Sequence[str], cwd: str | os.PathLike[str] | None, env: Mapping[str, str]
+    argv: Sequence[str], cwd: str | os.PathLike[str] | None, env: Mapping[bytes, bytes]
 ) -> subprocess.Popen[bytes]:
-    executable = _program(argv[0], env)
+    path = env.get(b"PATH")
+    executable = _program(argv[0], None if path is None else os.fsdecode(path))
     with _proctree.spawn_lock:
         proc = subprocess.Popen(
             list(argv),
@@ -354,7 +367,7 @@ def run_process(
     argv: Sequence[str],
     *,
     cwd: str | os.PathLike[str] | None,
-    env: Mapping[str, str],
+    env: Mapping[bytes, bytes] | Mapping[str, str],
     control: Control,
     sink: OutputSink,
     token: str,
@@ -365,7 +378,7 @@ def run_process(
     """
     _proctree.enable_subreaper()
     started = time.monotonic()
-    proc = _popen(argv, cwd, {**env, _proctree.TOKEN_VAR: token})
+    proc = _popen(argv, cwd, _with_token(env, token))
     stream = sink.stream()
     sup = _Supervisor(proc, control, token, stream)
     assert proc.stdout is not None

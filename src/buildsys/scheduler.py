@@ -302,6 +302,8 @@ class _Run:
         self.started_wall = time.monotonic()
         self.log_dir = executor._log_dir or Path(tempfile.mkdtemp(prefix="buildsys-logs-"))
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        # One snapshot per run: copying os.environ decodes every variable again.
+        self.environ = dict(os.environ)
         self.failure_seen: str | None = None
         self.cancel_applied = False
         self.kill_applied = False
@@ -446,7 +448,7 @@ class _Run:
             name = job.name
             on_line = lambda line: observer.output(name, line)  # noqa: E731
         sink = OutputSink(log_path, self.ex._masker, on_line)
-        env = os.environ if job.env is None else job.env  # BuildContext copies it
+        env = self.environ if job.env is None else job.env
         ctx = BuildContext(
             job.name,
             control=control,
