@@ -21,23 +21,29 @@ Storage itself (blobs, manifests, verification, eviction) is `cache.py`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from .artifacts import Artifact
 from .cache import Cache, CacheMiss, Manifest
+from .graph import dependency_order
 from .hashing import StatMemo, combine, hash_inputs
 from .options import unstructure
+from .results import BuildResult, Status
 from .spec import BuildSpec
 
 __all__ = ["BuildCache", "KeyParts", "NotCacheable"]
 
 _STATE_VERSION = 1
+_NOTHING_TO_STORE = "no outputs declared and the builder reported no artifacts"
 
 
 class NotCacheable(Exception):
@@ -94,6 +100,14 @@ class KeyParts:
             return cls(**{f.name: data[f.name] for f in attrs.fields(cls) if f.init})
         except (KeyError, TypeError):
             return None
+
+
+def _starts_with(path: Path, text: str) -> bool:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(len(text.encode())) == text.encode()
+    except OSError:
+        return False
 
 
 def _first_difference(old: KeyParts, new: KeyParts) -> str:
@@ -235,7 +249,7 @@ class BuildCache:
                 except ValueError:
                     return f"artifact {path} lies outside the project"
         if spec.outputs is None and not files:
-            return "no outputs declared and the builder reported no artifacts"
+            return _NOTHING_TO_STORE
         try:
             after = dict(hash_inputs(self.root, spec.inputs or (), self.memo))
         except OSError as exc:
@@ -255,6 +269,152 @@ class BuildCache:
         if manifest is None:
             return "the cache could not store it"
         return None
+
+    # -- serving and storing builds ------------------------------------------------
+
+    def key_parts(
+        self, spec: BuildSpec, builder_version: str, toolchain_of: Callable[[str], str]
+    ) -> KeyParts | None:
+        """The build's key parts, or None if it cannot be cached."""
+        if not spec.inputs:
+            return None
+        try:
+            return self.parts(
+                spec,
+                builder_version=builder_version,
+                toolchain=functools.partial(toolchain_of, spec.platform),
+            )
+        except NotCacheable:
+            return None
+
+    def serve(
+        self,
+        spec: BuildSpec,
+        parts: KeyParts,
+        started_at: datetime,
+        log_path: Path,
+        write_note: Callable[[str], None] | None = None,
+        attempt: int = 1,
+    ) -> BuildResult | None:
+        """A `cached` result with the outputs restored, or None on a miss.
+
+        The new log says the build was served from the cache and names the
+        original run's log, copied beside it. `write_note` writes to a log a
+        worker has open; without it (before scheduling) the log is written
+        here, and left alone when it already names this same entry.
+        """
+        hit = self.fetch(parts)
+        if hit is None:
+            return None
+        manifest, restored = hit
+        self.remember_key(spec.name, parts.key)
+        original = log_path.with_name(f"{spec.name}.cached.log")
+        head = f"buildsys: served from the cache (key {parts.key})"
+        if write_note is not None or restored or not _starts_with(log_path, head):
+            kept = self.keep_original_log(manifest, original)
+            note = f"{head}; restored {len(restored)} file(s). " + (
+                f"The original run's log: {original}\n" if kept else "The original log is gone.\n"
+            )
+            if write_note is not None:
+                write_note(note)
+            else:
+                with contextlib.suppress(OSError):
+                    log_path.parent.mkdir(parents=True, exist_ok=True)
+                    log_path.write_text(note)
+        paths = [str(self.root / f.path) for f in manifest.files]
+        finished = datetime.now(UTC)
+        return BuildResult(
+            name=spec.name,
+            platform=spec.platform,
+            status=Status.CACHED,
+            reason=f"unchanged since a cached run (key {parts.key[:16]})",
+            duration=(finished - started_at).total_seconds(),
+            started_at=started_at,
+            finished_at=finished,
+            attempts=attempt,
+            artifacts=paths,
+            # The manifest already knows sizes and hashes: nothing is read again.
+            artifact_details=[
+                Artifact(str(self.root / f.path), f.size, f.sha256)
+                for f in manifest.files
+                if f.symlink is None
+            ],
+            log_path=str(log_path),
+        )
+
+    def serve_unchanged(
+        self,
+        specs: Sequence[BuildSpec],
+        presets: Mapping[str, BuildResult],
+        version_of: Callable[[str], str | None],
+        toolchain_of: Callable[[str], str],
+        log_dir: Path,
+    ) -> tuple[dict[str, BuildResult], dict[str, list[str]]]:
+        """Before scheduling: every build whose key hits and whose dependencies all hit.
+
+        Keys are computed in dependency order, each after its dependencies'
+        outputs were restored (they may be its inputs). A no-op rebuild then
+        starts no worker, no process and no per-build log handle. Returns the
+        results, and the cache's warnings for builds that missed (a damaged
+        entry was evicted), for the build that now runs to report.
+        """
+        served: dict[str, BuildResult] = {}
+        pending: dict[str, list[str]] = {}
+        for spec in dependency_order(specs):
+            if spec.name in presets or any(dep not in served for dep in spec.depends_on):
+                continue
+            version = version_of(spec.platform)
+            parts = None if version is None else self.key_parts(spec, version, toolchain_of)
+            if parts is None:
+                continue
+            result = self.serve(spec, parts, datetime.now(UTC), log_dir / f"{spec.name}.log")
+            warnings = self.cache.take_warnings()
+            if result is None:
+                pending.setdefault(spec.name, []).extend(warnings)
+            else:
+                served[spec.name] = attrs.evolve(result, warnings=warnings)
+        return served, pending
+
+    def store_after(
+        self, spec: BuildSpec, parts: KeyParts, artifacts: Iterable[str], log_path: Path
+    ) -> str | None:
+        """Store a successful build; returns a warning for the person, if any."""
+        why_not = self.store(spec, parts, artifacts, log_path)
+        if why_not is None:
+            self.remember_key(spec.name, parts.key)
+            self.record(spec.name, parts)
+            return None
+        # "No outputs and no artifacts" is the rule, not news; the rest is.
+        return None if why_not == _NOTHING_TO_STORE else f"not cached: {why_not}"
+
+    def forecast(
+        self,
+        specs: Sequence[BuildSpec],
+        presets: Mapping[str, BuildResult],
+        version_of: Callable[[str], str | None],
+        toolchain_of: Callable[[str], str],
+    ) -> dict[str, str]:
+        """For --dry-run: per build, "from the cache" or why it will run. Changes nothing."""
+        forecast: dict[str, str] = {}
+        for spec in dependency_order(specs):
+            if spec.name in presets:
+                continue
+            try:
+                parts = self.parts(
+                    spec,
+                    builder_version=version_of(spec.platform) or "?",
+                    toolchain=functools.partial(toolchain_of, spec.platform),
+                )
+            except NotCacheable as exc:
+                forecast[spec.name] = f"will run: {exc}"
+                continue
+            # Dependents are keyed on this build whether it hits or runs again.
+            self.remember_key(spec.name, parts.key)
+            if self.would_hit(parts):
+                forecast[spec.name] = "from the cache"
+            else:
+                forecast[spec.name] = f"will run: {self.explain(spec.name, parts)}"
+        return forecast
 
     # -- the record of the last key, for explanations ------------------------------
 

@@ -11,14 +11,12 @@ plugins registered for the run.
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import inspect
 import os
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -26,15 +24,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 import attrs
 
 if TYPE_CHECKING:
-    from .buildcache import BuildCache, KeyParts
-    from .cache import Manifest
-    from .catalogue import Catalogue
-    from .context import BuildContext
+    from .buildcache import BuildCache
 
 # Imported when first needed, not at start-up: the cache (only for builds with
-# inputs), catalogues (only on failure), and each reporter (only when asked for).
+# inputs), catalogues (only on failure, in diagnosis), and each reporter.
 
 from .config import Config, did_you_mean
+from .diagnosis import Diagnosis
 from .errors import BuildFailed, UsageError
 from .graph import leaves, select
 from .host import Host, usable_cpus
@@ -117,9 +113,7 @@ class Run:
         self.report_errors: list[str] = []
         self._cache: BuildCache | None = None
         self._pending_warnings: dict[str, list[str]] = {}
-        self._catalogues: dict[str, Catalogue] = {}
-        self._fingerprints: dict[str, str] = {}
-        self._known_lock = threading.Lock()
+        self._diagnosis = Diagnosis(config.root, self.plugins, self.host)
 
     # -- control from other threads ------------------------------------------
 
@@ -391,7 +385,16 @@ class Run:
                 if not locked:
                     result = self._all_cancelled(plan, started)
                 else:
-                    presets = {**plan.presets, **self._serve_unchanged(plan)}
+                    presets = dict(plan.presets)
+                    if self._cache is not None:
+                        served, self._pending_warnings = self._cache.serve_unchanged(
+                            plan.specs,
+                            plan.presets,
+                            self._version,
+                            self._diagnosis.fingerprint,
+                            state_dir(root) / "logs",
+                        )
+                        presets.update(served)
                     jobs = [self._job(spec) for spec in plan.specs]
                     result = executor.execute_jobs(jobs, self._build_fn(specs), presets=presets)
                     result = attrs.evolve(
@@ -432,30 +435,11 @@ class Run:
             return {s.name: "cache off" for s in plan.specs}
         cache = self._open_cache()
         assert cache is not None
-        forecast: dict[str, str] = {}
-        for spec in plan.specs:
-            if spec.name in plan.presets:
-                continue
-            registered = self.plugins.registry.get(spec.platform)
-            version = registered.version if registered else "?"
-            from .buildcache import NotCacheable
+        return cache.forecast(plan.specs, plan.presets, self._version, self._diagnosis.fingerprint)
 
-            try:
-                parts = cache.parts(
-                    spec,
-                    builder_version=version,
-                    toolchain=functools.partial(self._fingerprint, spec.platform),
-                )
-            except NotCacheable as exc:
-                forecast[spec.name] = f"will run: {exc}"
-                continue
-            # Dependents are keyed on this build whether it hits or runs again.
-            cache.remember_key(spec.name, parts.key)
-            if cache.would_hit(parts):
-                forecast[spec.name] = "from the cache"
-            else:
-                forecast[spec.name] = f"will run: {cache.explain(spec.name, parts)}"
-        return forecast
+    def _version(self, platform: str) -> str | None:
+        registered = self.plugins.registry.get(platform)
+        return registered.version if registered is not None else None
 
     def _all_cancelled(self, plan: Plan, started: float) -> ExecutionResult:
         reason = self._stop_reason or "cancelled while waiting for the project lock"
@@ -507,17 +491,20 @@ class Run:
             started_at = datetime.now(UTC)
             for warning in self._pending_warnings.pop(name, ()):
                 ctx.warn(warning)
-            parts = self._cache_parts(spec, registered.version)
-            if parts is not None:
-                hit = self._serve_from_cache(spec, ctx, parts, started_at)
+            cache = self._cache
+            parts = None
+            if cache is not None:
+                parts = cache.key_parts(spec, registered.version, self._diagnosis.fingerprint)
+            if cache is not None and parts is not None:
+                hit = cache.serve(spec, parts, started_at, ctx.log_path, ctx.log_note, ctx.attempt)
+                for warning in cache.cache.take_warnings():
+                    ctx.warn(warning)
                 if hit is not None:
-                    return hit
+                    return attrs.evolve(hit, warnings=ctx.warnings)
             try:
                 registered.builder.build(spec, ctx)
             except BuildFailed as exc:
-                self._explain(spec, exc, ctx.log_path)
-                extra = self._suggestions(spec, exc, ctx.log_path)
-                exc.suggestions = tuple(dict.fromkeys([*exc.suggestions, *extra]))
+                self._diagnosis.explain(spec, exc, ctx.log_path)
                 raise
             except Exception as exc:
                 ctx.log_note("".join(traceback.format_exception(exc)))
@@ -532,229 +519,13 @@ class Run:
                     context={"plugin": registered.plugin},
                 ) from exc
             self._collect_outputs(spec, ctx)
-            if parts is not None:
-                self._store_in_cache(spec, ctx, parts)
+            if cache is not None and parts is not None:
+                advice = cache.store_after(spec, parts, ctx.artifacts, ctx.log_path)
+                for text in [*cache.cache.take_warnings(), *([advice] if advice else [])]:
+                    ctx.warn(text)
             return None
 
         return build
-
-    # -- the cache -------------------------------------------------------------
-
-    def _cache_parts(self, spec: BuildSpec, builder_version: str) -> KeyParts | None:
-        cache = self._cache
-        if cache is None or not spec.inputs:
-            return None
-        from .buildcache import NotCacheable
-
-        try:
-            return cache.parts(
-                spec,
-                builder_version=builder_version,
-                toolchain=lambda: self._fingerprint(spec.platform),
-            )
-        except NotCacheable:
-            return None
-
-    def _serve_from_cache(
-        self, spec: BuildSpec, ctx: BuildContext, parts: KeyParts, started_at: datetime
-    ) -> BuildResult | None:
-        cache = self._cache
-        assert cache is not None
-        hit = cache.fetch(parts)
-        for warning in cache.cache.take_warnings():
-            ctx.warn(warning)
-        if hit is None:
-            return None
-        return self._cached_result(
-            spec, parts, hit, started_at, ctx.log_path, ctx.log_note, ctx.warnings, ctx.attempt
-        )
-
-    def _cached_result(
-        self,
-        spec: BuildSpec,
-        parts: KeyParts,
-        hit: tuple[Manifest, list[str]],
-        started_at: datetime,
-        log_path: Path,
-        write_note: Callable[[str], None] | None = None,
-        warnings: Sequence[str] = (),
-        attempt: int = 1,
-    ) -> BuildResult:
-        """A CACHED result; the new log says so and names the original run's, kept beside it."""
-        from .artifacts import Artifact
-
-        cache = self._cache
-        assert cache is not None
-        manifest, restored = hit
-        cache.remember_key(spec.name, parts.key)
-        original = log_path.with_name(f"{spec.name}.cached.log")
-        head = f"buildsys: served from the cache (key {parts.key})"
-        # A worker's log is already open (write_note); before scheduling it is
-        # not, and a note naming the same entry as last time needs no rewrite.
-        if write_note is not None or restored or not _starts_with(log_path, head):
-            kept = cache.keep_original_log(manifest, original)
-            note = f"{head}; restored {len(restored)} file(s). " + (
-                f"The original run's log: {original}\n" if kept else "The original log is gone.\n"
-            )
-            if write_note is not None:
-                write_note(note)
-            else:
-                with contextlib.suppress(OSError):
-                    log_path.parent.mkdir(parents=True, exist_ok=True)
-                    log_path.write_text(note)
-        root = self.config.root
-        details = tuple(
-            Artifact(str(root / f.path), f.size, f.sha256)
-            for f in manifest.files
-            if f.symlink is None
-        )
-        finished = datetime.now(UTC)
-        return BuildResult(
-            name=spec.name,
-            platform=spec.platform,
-            status=Status.CACHED,
-            reason=f"unchanged since a cached run (key {parts.key[:16]})",
-            duration=(finished - started_at).total_seconds(),
-            started_at=started_at,
-            finished_at=finished,
-            attempts=attempt,
-            artifacts=[str(root / f.path) for f in manifest.files],
-            artifact_details=details,
-            warnings=warnings,
-            log_path=str(log_path),
-        )
-
-    def _serve_unchanged(self, plan: Plan) -> dict[str, BuildResult]:
-        """Before scheduling: every build whose key hits and whose dependencies all hit.
-
-        Keys are computed in dependency order, each after its dependencies'
-        outputs were restored (they may be its inputs). A no-op rebuild then
-        starts no worker, no process and no per-build log handle.
-        """
-        cache = self._cache
-        if cache is None:
-            return {}
-        from .buildcache import NotCacheable
-
-        log_dir = state_dir(self.config.root) / "logs"
-        served: dict[str, BuildResult] = {}
-        for spec in _dependency_order(plan.specs):
-            if spec.name in plan.presets or not spec.inputs:
-                continue
-            if any(dep not in served for dep in spec.depends_on):
-                continue
-            registered = self.plugins.registry.get(spec.platform)
-            if registered is None:
-                continue
-            started_at = datetime.now(UTC)
-            try:
-                parts = cache.parts(
-                    spec,
-                    builder_version=registered.version,
-                    toolchain=functools.partial(self._fingerprint, spec.platform),
-                )
-            except NotCacheable:
-                continue
-            hit = cache.fetch(parts)
-            warnings = cache.cache.take_warnings()
-            if hit is None:
-                # A damaged entry was evicted: say so on the build that now runs.
-                self._pending_warnings.setdefault(spec.name, []).extend(warnings)
-            else:
-                served[spec.name] = self._cached_result(
-                    spec, parts, hit, started_at, log_dir / f"{spec.name}.log", None, warnings
-                )
-        return served
-
-    def _store_in_cache(self, spec: BuildSpec, ctx: BuildContext, parts: KeyParts) -> None:
-        cache = self._cache
-        assert cache is not None
-        why_not = cache.store(spec, parts, ctx.artifacts, ctx.log_path)
-        for warning in cache.cache.take_warnings():
-            ctx.warn(warning)
-        if why_not is None:
-            cache.remember_key(spec.name, parts.key)
-            cache.record(spec.name, parts)
-        elif "while it ran" in why_not or "could not" in why_not:
-            ctx.warn(f"not cached: {why_not}")
-
-    def _catalogue(self, platform: str) -> Catalogue:
-        """Project entries, then the builder's; loaded once per platform."""
-        from .catalogue import (
-            PROJECT_CATALOGUE,
-            Catalogue,
-            CatalogueError,
-            builder_catalogue,
-        )
-
-        with self._known_lock:
-            if platform in self._catalogues:
-                return self._catalogues[platform]
-        found = Catalogue()
-        project = self.config.root / PROJECT_CATALOGUE
-        registered = self.plugins.registry.get(platform)
-        try:
-            if project.is_file():
-                found = Catalogue.load(project).for_platform(platform)
-            if registered is not None:
-                found = found + builder_catalogue(registered.builder)
-        except CatalogueError as exc:
-            self.plugins.hook_errors.append(f"error catalogue ignored: {exc}")
-        with self._known_lock:
-            self._catalogues[platform] = found
-        return found
-
-    def _fingerprint(self, platform: str) -> str:
-        with self._known_lock:
-            if platform in self._fingerprints:
-                return self._fingerprints[platform]
-        registered = self.plugins.registry.get(platform)
-        fingerprint = getattr(registered.builder, "fingerprint", None) if registered else None
-        text = ""
-        if fingerprint is not None:
-            try:
-                text = str(fingerprint(self.host) or "")
-            except Exception as exc:  # noqa: BLE001 - a report detail must not fail the build
-                text = f"(fingerprint() raised {type(exc).__name__}: {exc})"
-        with self._known_lock:
-            self._fingerprints[platform] = text
-        return text
-
-    def _explain(self, spec: BuildSpec, exc: BuildFailed, log_path: Path) -> None:
-        """Turn a failure into a known error when the log matches the catalogue."""
-        match = self._catalogue(spec.platform).match_log(log_path)
-        toolchain = self._fingerprint(spec.platform) if match or exc.code != "BUILD_FAILED" else ""
-        if toolchain:
-            exc.context.setdefault("toolchain", toolchain)
-        if match is None:
-            return
-        entry = match.entry
-        exc.context.update(
-            {
-                "matched_lines": list(match.lines),
-                "error": exc.message,
-                **({"phase": entry.phase} if entry.phase else {}),
-                **({"docs": entry.docs} if entry.docs else {}),
-            }
-        )
-        exc.message = entry.message
-        exc.code = entry.code
-        exc.transient = entry.transient
-        docs = [f"docs: {entry.docs}"] if entry.docs else []
-        exc.suggestions = tuple(dict.fromkeys([*entry.suggestions, *docs, *exc.suggestions]))
-
-    def _suggestions(self, spec: BuildSpec, exc: BuildFailed, log_path: Path) -> list[str]:
-        if not self.plugins.has_impl("buildsys_error_suggestions"):
-            return []
-        from .report.tail import read_tail
-
-        error = BuildError(exc.message, code=exc.code, suggestions=exc.suggestions)
-        found: list[str] = []
-        for value in self.plugins.call(
-            "buildsys_error_suggestions", build=spec, error=error, log_tail=read_tail(log_path)
-        ):
-            found.extend(str(v) for v in value)
-        return found
 
     def _collect_outputs(self, spec: BuildSpec, ctx: Any) -> None:
         if not spec.outputs:
@@ -791,38 +562,6 @@ class _HookObserver:
         import sys
 
         print(f"buildsys: {message}", file=sys.stderr, flush=True)
-
-
-def _starts_with(path: Path, text: str) -> bool:
-    try:
-        with path.open("rb") as fh:
-            return fh.read(len(text.encode())) == text.encode()
-    except OSError:
-        return False
-
-
-def _dependency_order(specs: Sequence[BuildSpec]) -> list[BuildSpec]:
-    """`specs` with every build after its dependencies, otherwise in file order."""
-    by_name = {s.name: s for s in specs}
-    done: set[str] = set()
-    ordered: list[BuildSpec] = []
-    for first in specs:
-        # Iterative depth-first walk: a long chain must not hit the recursion limit.
-        stack: list[tuple[BuildSpec, int]] = [(first, 0)]
-        while stack:
-            spec, index = stack.pop()
-            if index == 0:
-                if spec.name in done:
-                    continue
-                done.add(spec.name)
-            deps = [d for d in spec.depends_on if d in by_name]
-            if index < len(deps):
-                stack.append((spec, index + 1))
-                if deps[index] not in done:
-                    stack.append((by_name[deps[index]], 0))
-            else:
-                ordered.append(spec)
-    return ordered
 
 
 def _takes_spec(check: Any) -> bool:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Protocol, TypeVar
 
 from .config import BuildConfig, did_you_mean
 from .errors import UsageError
 
-__all__ = ["leaves", "select", "to_dot"]
+__all__ = ["dependency_order", "leaves", "select", "to_dot"]
 
 
 def select(
@@ -43,6 +44,41 @@ def select(
                 wanted.add(dep)
                 stack.append(dep)
     return [b for b in builds if b.name in wanted]
+
+
+class _Node(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def depends_on(self) -> tuple[str, ...]: ...
+
+
+NodeT = TypeVar("NodeT", bound=_Node)
+
+
+def dependency_order(builds: Sequence[NodeT]) -> list[NodeT]:
+    """`builds` with each after its dependencies, otherwise in file order."""
+    by_name = {b.name: b for b in builds}
+    done: set[str] = set()
+    ordered: list[NodeT] = []
+    for first in builds:
+        # Iterative depth-first walk: a long chain must not hit the recursion limit.
+        stack: list[tuple[NodeT, int]] = [(first, 0)]
+        while stack:
+            build, index = stack.pop()
+            if index == 0:
+                if build.name in done:
+                    continue
+                done.add(build.name)
+            deps = [d for d in build.depends_on if d in by_name]
+            if index < len(deps):
+                stack.append((build, index + 1))
+                if deps[index] not in done:
+                    stack.append((by_name[deps[index]], 0))
+            else:
+                ordered.append(build)
+    return ordered
 
 
 def leaves(builds: Sequence[BuildConfig]) -> list[str]:
