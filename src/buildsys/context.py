@@ -116,6 +116,11 @@ class BuildContext:
     def control(self) -> Control:
         return self._control
 
+    def _shown(self, args: Sequence[str]) -> str:
+        """The command as messages show it; built only when a message needs it."""
+        # Mask before shortening: a cut could leave half a secret unrecognised.
+        return _shorten(self._masker.text(shlex.join(args)))
+
     def _encoded_env(self, extra: Mapping[str, str] | None) -> dict[bytes, bytes]:
         """The command's environment as bytes, the build's part encoded once per build:
         subprocess encodes a str environment variable by variable on every spawn."""
@@ -171,10 +176,10 @@ class BuildContext:
         args = tuple(os.fspath(a) for a in argv)
         if not args:
             raise BuildFailed("ctx.run() was given an empty command", code="EMPTY_COMMAND")
-        # Mask before shortening: a cut could leave half a secret unrecognised.
-        shown = _shorten(self._masker.text(shlex.join(args)))
         if self._control.event.is_set():
-            raise _Stopped(f"not started, the build is stopping: {shown}", code="STOPPED")
+            raise _Stopped(
+                f"not started, the build is stopping: {self._shown(args)}", code="STOPPED"
+            )
         workdir = Path(cwd) if cwd is not None else self.cwd
         if workdir is not None and not workdir.is_absolute() and self.cwd is not None:
             workdir = self.cwd / workdir
@@ -190,14 +195,15 @@ class BuildContext:
         except FileNotFoundError:
             if workdir is not None and not workdir.is_dir():
                 raise BuildFailed(
-                    f"the working directory {str(workdir)!r} does not exist (running {shown})",
+                    f"the working directory {str(workdir)!r} does not exist "
+                    f"(running {self._shown(args)})",
                     suggestions=["create it, or fix `cwd` in builds.toml or the ctx.run() call"],
                     code="CWD_NOT_FOUND",
                     context={"argv": list(args), "cwd": str(workdir)},
                 ) from None
             # The working directory exists, so what is missing is the program.
             raise BuildFailed(
-                f"command not found: {args[0]!r} (running {shown})",
+                f"command not found: {args[0]!r} (running {self._shown(args)})",
                 suggestions=[
                     f"install {Path(args[0]).name!r} or put it on PATH",
                     "check the command in builds.toml for a typo",
@@ -207,23 +213,23 @@ class BuildContext:
             ) from None
         except PermissionError:
             raise BuildFailed(
-                f"permission denied running {shown}",
+                f"permission denied running {self._shown(args)}",
                 suggestions=[f"make it executable: chmod +x {args[0]}"],
                 code="COMMAND_NOT_EXECUTABLE",
             ) from None
         if outcome.stopped is not None:
             what = "timed out" if outcome.stopped == StopReason.TIMEOUT else "was cancelled"
-            raise _Stopped(f"{shown} {what}", code="STOPPED")
+            raise _Stopped(f"{self._shown(args)} {what}", code="STOPPED")
         result = CommandResult(args, outcome.returncode, outcome.tail, outcome.duration)
         if outcome.pipe_held:
             self.warn(
-                f"{shown} exited while a background process still held its output; "
+                f"{self._shown(args)} exited while a background process still held its output; "
                 "buildsys killed that process group"
             )
         if check and outcome.returncode != 0:
             program = Path(args[0]).name
             raise BuildFailed(
-                f"{program} {describe_exit(outcome.returncode)} (command: {shown})",
+                f"{program} {describe_exit(outcome.returncode)} (command: {self._shown(args)})",
                 suggestions=[f"see the full log: {self.log_path}"],
                 code="COMMAND_FAILED",
                 context={"argv": list(args), "returncode": outcome.returncode},

@@ -113,6 +113,7 @@ class Run:
         self.report_errors: list[str] = []
         self._cache: BuildCache | None = None
         self._pending_warnings: dict[str, list[str]] = {}
+        self._dirs: set[str] = set()
         self._diagnosis = Diagnosis(config.root, self.plugins, self.host)
 
     # -- control from other threads ------------------------------------------
@@ -482,12 +483,13 @@ class Run:
                 raise BuildFailed(
                     f"no builder for platform {spec.platform!r}", code="UNKNOWN_PLATFORM"
                 )
-            if not Path(spec.cwd).is_dir():
+            if spec.cwd not in self._dirs and not Path(spec.cwd).is_dir():
                 raise BuildFailed(
                     f"the build's directory {spec.cwd} does not exist",
                     suggestions=["create it, or fix `cwd` in builds.toml"],
                     code="CWD_NOT_FOUND",
                 )
+            self._dirs.add(spec.cwd)  # builds share directories: look each up once
             started_at = datetime.now(UTC)
             for warning in self._pending_warnings.pop(name, ()):
                 ctx.warn(warning)
