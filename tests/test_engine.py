@@ -223,3 +223,22 @@ def test_the_library_installs_no_signal_handlers(proj, rec):
     before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     buildsys.run(buildsys.load_config(path))
     assert {sig: signal.getsignal(sig) for sig in before} == before
+
+
+def test_run_accepts_the_command_line_spellings(proj, rec):
+    write_builds(
+        proj,
+        {
+            "bad": command(FAIL, rec, "bad", 1),
+            "later": command(RECORD, rec, "later", tags=["t"]),
+        },
+    )
+    config = buildsys.load_config(proj / "builds.toml")
+    kept = buildsys.run(config, keep_going=True, max_concurrency=1)
+    assert kept["later"].status is buildsys.Status.SUCCEEDED
+    stopped = buildsys.run(config, fail_fast=True, max_concurrency=1)
+    assert stopped["later"].status is buildsys.Status.CANCELLED
+    tagged = buildsys.run(config, tag="t", no_cache=True, timeout="1m")
+    assert [r.name for r in tagged.results] == ["later"]
+    with pytest.raises(buildsys.UsageError):
+        buildsys.run(config, keep_going=True, fail_fast=True)

@@ -573,15 +573,43 @@ def _takes_spec(check: Any) -> bool:
         return False
 
 
+def _accept_cli_spellings(overrides: dict[str, Any]) -> None:
+    """The command line's names for options, as `run()` keywords: keep_going, fail_fast,
+    continue_on_failure, no_cache, tag and timeout as a duration string."""
+    if overrides.pop("keep_going", False):
+        overrides.setdefault("strategy", "parallel")
+    if overrides.pop("fail_fast", False):
+        if overrides.get("strategy") == "parallel":
+            raise UsageError("keep_going and fail_fast contradict each other; pick one")
+        overrides["strategy"] = "stop-on-failure"
+    if "continue_on_failure" in overrides:
+        keep = overrides.pop("continue_on_failure")
+        overrides.setdefault("strategy", "parallel" if keep else "stop-on-failure")
+    if overrides.pop("no_cache", False):
+        overrides["cache"] = False
+    if "tag" in overrides:
+        tag = overrides.pop("tag")
+        overrides["tags"] = (*overrides.get("tags", ()), *([tag] if isinstance(tag, str) else tag))
+    if isinstance(overrides.get("timeout"), str):
+        from .durations import parse_duration
+
+        overrides["timeout"] = parse_duration(overrides["timeout"])
+
+
 def run(config: Config, names: Sequence[str] | None = None, **overrides: Any) -> ExecutionResult:
     """Build `names` (default: every build) of `config` and what they depend on.
 
     `overrides` are the fields of `RunOptions` (max_concurrency, strategy,
-    timeout, profile, tags, args, report_json, junit_xml, progress, verbose,
-    stream), plus `plugins` (a loaded `PluginHost`) and `environ`.
+    timeout, profile, tags, args, cache, report_json, junit_xml, progress,
+    verbose, stream), the command line's spellings (keep_going, fail_fast,
+    continue_on_failure, no_cache, tag), plus `plugins` (a loaded
+    `PluginHost`) and `environ`.
     """
     plugins = overrides.pop("plugins", None)
     environ = overrides.pop("environ", None)
+    _accept_cli_spellings(overrides)
+    if isinstance(names, str):
+        names = [names]
     fields = [f.name for f in attrs.fields(RunOptions)]
     for key in overrides:
         if key not in fields:
