@@ -226,9 +226,6 @@ class BuildCache:
     def keep_original_log(self, manifest: Manifest, dest: Path) -> bool:
         return self.cache.copy_log(manifest, dest)
 
-    def artifact_paths(self, manifest: Manifest) -> list[str]:
-        return [str(self.root / f.path) for f in manifest.files]
-
     def store(
         self,
         spec: BuildSpec,
@@ -452,13 +449,6 @@ class BuildCache:
         if self.cache.max_size is not None:
             self.cache.trim()
         return self.cache.take_warnings()
-
-
-def default_host() -> str:
-    from .host import Host
-
-    host = Host(env={})
-    return f"{host.os}/{host.arch}"
 
 
 def cache_directory(root: Path, configured: str | None) -> Path:

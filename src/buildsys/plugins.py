@@ -11,7 +11,7 @@ implementation; here a broken plugin costs only the builds that need it.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -189,9 +189,6 @@ class PluginHost:
         """Plugins that failed to load (not those disabled on purpose)."""
         return [i for i in self._infos.values() if i.error is not None and not i.disabled]
 
-    def version_of(self, plugin: str) -> str:
-        return self._versions.get(plugin, "unknown")
-
     # -- calling observer hooks, one plugin at a time -------------------------
 
     def has_impl(self, hook_name: str) -> bool:
@@ -218,14 +215,3 @@ class PluginHost:
     def register_reporter(self, plugin: object, name: str) -> None:
         """Register a run-scoped observer (the console and JSON reporters use this)."""
         self.pm.register(plugin, name=name)
-
-    def caller(self, hook_name: str) -> Callable[..., list[Any]]:
-        def call(**kwargs: Any) -> list[Any]:
-            return self.call(hook_name, **kwargs)
-
-        return call
-
-
-def load_plugins(disabled: Sequence[str] | None = None) -> PluginHost:
-    """A `PluginHost` with built-ins and installed plugins loaded."""
-    return PluginHost(disabled=disabled).load()

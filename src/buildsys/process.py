@@ -490,10 +490,5 @@ def _drain_after_kill(sup: _Supervisor, out_fd: int) -> None:
         sup.stream.write(data)
 
 
-def open_log(path: Path, *, append: bool) -> BinaryIO:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path.open("ab" if append else "wb")
-
-
 if sys.platform == "win32":  # pragma: no cover - SPEC: POSIX only, and says so
     raise ImportError("buildsys supports Linux and macOS; Windows is out of scope for now")
