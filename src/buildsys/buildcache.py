@@ -13,8 +13,8 @@ artifacts (an explicit `outputs = []` is cached on its success alone); one
 that depends on a build that cannot be cached (its outputs could change
 unseen); one whose inputs changed while it ran; any failure.
 
-The parts of each build's last successful key are kept in
-`.buildsys/cache-state/` (hashes only), so `--dry-run` can say what changed.
+The parts of each build's last stored key are kept in
+`.buildsys/cache-state.json` (hashes only), so `--dry-run` can say what changed.
 Storage itself (blobs, manifests, verification, eviction) is `cache.py`.
 """
 
@@ -161,7 +161,10 @@ class BuildCache:
         self.root = root
         self.cache = Cache(directory, max_size=max_size)
         self.memo = StatMemo.load(state_dir / "stat-memo")
-        self.state_dir = state_dir / "cache-state"
+        # Each build's last key parts (hashes only), so --dry-run can say what changed.
+        self.state_file = state_dir / "cache-state.json"
+        self._loaded: dict[str, Any] | None = None
+        self._recorded: dict[str, Any] = {}
         self.host = host
         self.environ = environ
         self._keys: dict[str, str] = {}
@@ -415,20 +418,24 @@ class BuildCache:
 
     # -- the record of the last key, for explanations ------------------------------
 
-    def _state_path(self, name: str) -> Path:
-        return self.state_dir / f"{name}.json"
+    def _records(self) -> dict[str, Any]:
+        """Every build's last key parts, from one file read once per run."""
+        if self._loaded is None:
+            try:
+                data = json.loads(self.state_file.read_text())
+            except (OSError, ValueError):
+                data = {}
+            self._loaded = data if isinstance(data, dict) else {}
+        return self._loaded
 
     def record(self, name: str, parts: KeyParts) -> None:
-        from .report.json_report import write_atomic
-
-        with contextlib.suppress(OSError):  # only explanations would suffer
-            write_atomic(self._state_path(name), json.dumps(parts.to_json()))
+        """Remember a stored build's key parts; written once, by `finish()`."""
+        with self._lock:
+            self._recorded[name] = parts.to_json()
 
     def last(self, name: str) -> KeyParts | None:
-        try:
-            data = json.loads(self._state_path(name).read_text())
-        except (OSError, ValueError):
-            return None
+        with self._lock:
+            data = self._recorded.get(name) or self._records().get(name)
         return KeyParts.from_json(data) if isinstance(data, dict) else None
 
     def explain(self, name: str, parts: KeyParts) -> str:
@@ -444,8 +451,15 @@ class BuildCache:
     # -- end of run ----------------------------------------------------------------
 
     def finish(self) -> list[str]:
-        """Save the stat memo, trim to the size limit, and return the cache's warnings."""
+        """Save the stat memo and key records, trim to the size limit; the cache's warnings."""
         self.memo.save()
+        if self._recorded:
+            from .report.json_report import write_atomic
+
+            with self._lock:
+                merged = {**self._records(), **self._recorded}
+            with contextlib.suppress(OSError):  # only explanations would suffer
+                write_atomic(self.state_file, json.dumps(merged, separators=(",", ":")))
         if self.cache.max_size is not None:
             self.cache.trim()
         return self.cache.take_warnings()
