@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -117,6 +118,18 @@ class PatternSet:
         seen: set[str] = set()
         assert self._simple is not None
         for directory, name in self._simple:
+            if not _GLOB.search(name):
+                # A literal path: one lstat, not a scan of a directory of thousands.
+                rel = f"{directory}/{name}"
+                try:
+                    is_dir = stat.S_ISDIR(os.lstat(root / rel).st_mode)
+                except OSError:
+                    continue
+                if not is_dir:
+                    seen.add(rel)
+                elif name not in _NEVER_WALKED:
+                    seen.update(self._walk_all(root / rel, rel))
+                continue
             try:
                 entries = sorted(os.scandir(root / directory), key=lambda e: e.name)
             except OSError:
