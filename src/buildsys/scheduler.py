@@ -373,14 +373,21 @@ class _Run:
         wake_at = [t for t in map(_Attempt.next_wake, self.running.values()) if t is not None]
         timeout = max(0.0, min(wake_at) - now) if wake_at else None
         try:
-            message = self.inbox.get(timeout=timeout)
+            messages = [self.inbox.get(timeout=timeout)]
         except queue.Empty:
-            message = _WAKE
-        if isinstance(message, tuple):
-            attempt, outcome = message
-            assert isinstance(attempt, _Attempt)
-            if self.running.get(attempt.job.name) is attempt:
-                self._finish(attempt, outcome)
+            messages = [_WAKE]
+        # Take everything already waiting: one wake-up for several finished builds.
+        while True:
+            try:
+                messages.append(self.inbox.get_nowait())
+            except queue.Empty:
+                break
+        for message in messages:
+            if isinstance(message, tuple):
+                attempt, outcome = message
+                assert isinstance(attempt, _Attempt)
+                if self.running.get(attempt.job.name) is attempt:
+                    self._finish(attempt, outcome)
         self._check_deadlines()
 
     def _check_deadlines(self) -> None:
