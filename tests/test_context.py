@@ -147,10 +147,16 @@ def test_env_inherits_caller_or_job_env_plus_run_env(logs, monkeypatch):
     def fn(name):
         out[name] = buildsys.current_context().run(py(SHOW_ENV), env={"EXTRA": "x"}).output_tail
 
-    jobs = [Job("inherit"), Job("own", env={"ONLY": "job", "PATH": os.environ["PATH"]})]
+    jobs = [Job("inherit"), Job("own", env={"ONLY": "job"})]
     result = ParallelExecutor(log_dir=logs).execute_jobs(jobs, fn)
     assert result.ok
     assert out["inherit"] == ("- x from-caller",)
+    # A job's variables are set on top of the executor's environment.
+    assert out["own"] == ("job x from-caller",)
+
+    # An executor given its own environment uses it instead of the process's.
+    replaced = ParallelExecutor(log_dir=logs, environ={"PATH": os.environ["PATH"]})
+    assert replaced.execute_jobs([Job("own", env={"ONLY": "job"})], fn).ok
     assert out["own"] == ("job x -",)
 
 

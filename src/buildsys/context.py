@@ -69,6 +69,28 @@ def describe_exit(returncode: int) -> str:
     return f"exited with code {returncode}"
 
 
+def _encode(env: Mapping[str, str]) -> dict[bytes, bytes]:
+    return {os.fsencode(k): os.fsencode(v) for k, v in env.items()}
+
+
+class SharedEnvironment:
+    """The environment every build of a run starts from, encoded for spawning once.
+
+    subprocess encodes a str environment variable by variable on every spawn;
+    with this, a build only encodes its own few variables.
+    """
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.text: Mapping[str, str] = MappingProxyType(dict(env))
+        self._encoded: dict[bytes, bytes] | None = None
+
+    @property
+    def encoded(self) -> dict[bytes, bytes]:
+        if self._encoded is None:  # a race only computes it twice
+            self._encoded = _encode(self.text)
+        return self._encoded
+
+
 class BuildContext:
     """Per-build (per-attempt) handle given to builders and executor callables.
 
@@ -82,11 +104,12 @@ class BuildContext:
         control: Control,
         sink: OutputSink,
         log_path: Path,
-        env: Mapping[str, str],
+        env: Mapping[str, str] | SharedEnvironment,
         cwd: Path | None,
         masker: Masker,
         token: str,
         attempt: int = 1,
+        env_overrides: Mapping[str, str] | None = None,
     ) -> None:
         self.name = name
         self.attempt = attempt
@@ -94,8 +117,9 @@ class BuildContext:
         self.cwd = cwd
         self._control = control
         self._sink = sink
-        self._env = dict(env)
-        self._env_bytes: dict[bytes, bytes] | None = None
+        # The run's shared environment plus this build's own variables.
+        self._base = env if isinstance(env, SharedEnvironment) else SharedEnvironment(env)
+        self._overrides = dict(env_overrides or {})
         self._masker = masker
         self._token = token
         self._lock = threading.Lock()
@@ -105,7 +129,9 @@ class BuildContext:
     @property
     def env(self) -> Mapping[str, str]:
         """The environment commands get: the caller's plus the build's `env` (read-only)."""
-        return MappingProxyType(self._env)
+        if not self._overrides:
+            return self._base.text
+        return MappingProxyType({**self._base.text, **self._overrides})
 
     @property
     def cancelled(self) -> threading.Event:
@@ -122,13 +148,11 @@ class BuildContext:
         return _shorten(self._masker.text(shlex.join(args)))
 
     def _encoded_env(self, extra: Mapping[str, str] | None) -> dict[bytes, bytes]:
-        """The command's environment as bytes, the build's part encoded once per build:
-        subprocess encodes a str environment variable by variable on every spawn."""
-        if self._env_bytes is None:
-            self._env_bytes = {os.fsencode(k): os.fsencode(v) for k, v in self._env.items()}
-        if not extra:
-            return self._env_bytes
-        return {**self._env_bytes, **{os.fsencode(k): os.fsencode(v) for k, v in extra.items()}}
+        """The command's environment as bytes: the shared part was encoded once per run."""
+        encoded = self._base.encoded
+        if self._overrides or extra:
+            encoded = {**encoded, **_encode(self._overrides), **_encode(extra or {})}
+        return encoded
 
     def log_note(self, text: str) -> None:
         """Append text of buildsys's own (not a command's output) to the build's log."""

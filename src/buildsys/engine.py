@@ -370,6 +370,7 @@ class Run:
             log_dir=state_dir(root) / "logs",
             masker=masker,
             observer=observer,
+            environ=self.environ,
         )
         self._executor = executor
         if self._killed:
@@ -466,7 +467,7 @@ class Run:
             timeout=spec.timeout,
             retries=spec.retries,
             timeout_source=source,
-            env={**self.environ, **spec.env},
+            env=spec.env,
             cwd=spec.cwd,
         )
 

@@ -45,7 +45,7 @@ import attrs
 
 from . import _proctree
 from .artifacts import Artifact, describe
-from .context import BuildContext, _current
+from .context import BuildContext, SharedEnvironment, _current
 from .durations import format_duration
 from .errors import BuildFailed
 from .host import usable_cpus
@@ -74,7 +74,8 @@ class Job:
     retries: int = 0
     # Where the timeout came from, so a timed-out build says where to raise it.
     timeout_source: str | None = None
-    env: Mapping[str, str] | None = None  # None: the caller's environment
+    # Variables set for this job, on top of the executor's environment.
+    env: Mapping[str, str] | None = None
     cwd: str | None = None
 
 
@@ -205,6 +206,7 @@ class ParallelExecutor:
         log_dir: str | os.PathLike[str] | None = None,
         masker: Masker | None = None,
         observer: Observer | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         if max_concurrency is not None and max_concurrency < 1:
             raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
@@ -215,6 +217,7 @@ class ParallelExecutor:
         self._log_dir = Path(log_dir) if log_dir is not None else None
         self._masker = masker or Masker()
         self._observer = observer
+        self.environ = environ  # None: this process's environment, as execute() finds it
         self._lock = threading.Lock()
         self._active: _Run | None = None
         # A cancel() with no execute() under way applies to the next one.
@@ -302,8 +305,11 @@ class _Run:
         self.started_wall = time.monotonic()
         self.log_dir = executor._log_dir or Path(tempfile.mkdtemp(prefix="buildsys-logs-"))
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        # One snapshot per run: copying os.environ decodes every variable again.
-        self.environ = dict(os.environ)
+        # One snapshot per run, encoded once: copying os.environ decodes every
+        # variable again, and spawning encodes every one.
+        self.environ = SharedEnvironment(
+            os.environ if executor.environ is None else executor.environ
+        )
         self.failure_seen: str | None = None
         self.cancel_applied = False
         self.kill_applied = False
@@ -455,13 +461,13 @@ class _Run:
             name = job.name
             on_line = lambda line: observer.output(name, line)  # noqa: E731
         sink = OutputSink(log_path, self.ex._masker, on_line)
-        env = self.environ if job.env is None else job.env
         ctx = BuildContext(
             job.name,
             control=control,
             sink=sink,
             log_path=log_path,
-            env=env,
+            env=self.environ,
+            env_overrides=job.env,
             cwd=Path(job.cwd) if job.cwd else None,
             masker=self.ex._masker,
             token=uuid.uuid4().hex,
