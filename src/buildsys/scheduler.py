@@ -3,9 +3,10 @@
 A run is a set of jobs, each a name with dependencies, a timeout and a retry
 count. The scheduler keeps a ready heap ordered by position in the file: a job
 enters it when the last of its dependencies succeeds (or was cached). Whenever
-a slot is free, the first ready job starts, each in its own worker thread, so
-with `-j2` and jobs of 3 s, 1 s, 1 s, 1 s the three short ones share the
-second slot while the long one runs: no batches, no waiting for a round.
+a slot is free, the first ready job starts on a worker thread (reused from a
+small pool), so with `-j2` and jobs of 3 s, 1 s, 1 s, 1 s the three short ones
+share the second slot while the long one runs: no batches, no waiting for a
+round.
 
 Only the thread that called `execute()` changes scheduling state. Workers and
 `cancel()` talk to it through one queue; it wakes on a message or on the
@@ -13,9 +14,10 @@ nearest deadline. At a job's deadline its `Control` is stopped, which kills the
 processes started through `ctx.run` (SIGTERM, kill grace, SIGKILL) and sets
 `ctx.cancelled` for Python code. A worker that still has not returned some
 seconds later is abandoned and reported `timed_out` (or `cancelled`): its slot
-is freed and `execute()` does not wait for it. That is why workers are daemon
-threads and not a `ThreadPoolExecutor`, whose workers are joined at
-interpreter exit and would hang it on a callable that never returns.
+is freed, a fresh worker takes its place, and `execute()` does not wait for
+it. That is why workers are daemon threads and not a `ThreadPoolExecutor`,
+whose workers are joined at interpreter exit and would hang it on a callable
+that never returns.
 
 When a job fails, its transitive dependents are `skipped`, naming it. With
 `continue_on_failure=False` the first failure also stops every running job
