@@ -361,7 +361,8 @@ class Cache:
         blobs: list[tuple[str, int | None]] = [
             (f.sha256, f.size) for f in manifest.files if f.symlink is None
         ]
-        if manifest.log_blob is not None:
+        # The log is checked when it is copied (copy_log); a hit does not need it.
+        if manifest.log_blob is not None and verify:
             blobs.append((manifest.log_blob, None))
         for sha, size in blobs:
             problem = self._verify_blob(sha, size, content=verify)
