@@ -453,17 +453,10 @@ def _cmd_graph(args: argparse.Namespace) -> int:
 def _toolchain(plugins: Any, platform: str) -> list[str]:
     from .host import Host
 
-    registered = plugins.registry.get(platform)
-    check = getattr(registered.builder, "check", None)
-    if check is None:
-        return []
-    try:
-        return [
-            f"{e.message}" + "".join(f"\n      hint: {s}" for s in e.suggestions)
-            for e in check(Host()) or []
-        ]
-    except Exception as exc:  # noqa: BLE001 - show a plugin bug, do not crash
-        return [f"check() raised {type(exc).__name__}: {exc}"]
+    return [
+        e.message + "".join(f"\n      hint: {s}" for s in e.suggestions)
+        for e in plugins.registry.get(platform).toolchain_problems(Host())
+    ]
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:

@@ -11,7 +11,6 @@ plugins registered for the run.
 
 from __future__ import annotations
 
-import inspect
 import os
 import threading
 import time
@@ -37,6 +36,7 @@ from .host import Host, usable_cpus
 from .lock import project_lock, state_dir
 from .masking import Masker
 from .plugins import PluginHost
+from .registry import takes_spec
 from .results import BuildError, BuildResult, ExecutionResult, Status
 from .scheduler import Job, ParallelExecutor
 from .spec import BuildSpec
@@ -238,37 +238,13 @@ class Run:
         needs may depend on the build (e.g. the package manager a web build uses).
         """
         registered = self.plugins.registry.get(spec.platform)
-        check = getattr(registered.builder, "check", None) if registered else None
-        if check is None or registered is None:
+        if registered is None:
             return []
-        per_build = _takes_spec(check)
-        memo_key = f"{spec.platform}\0{spec.name}" if per_build else spec.platform
-        if memo_key in memo:
-            return memo[memo_key]
-        try:
-            found = list((check(self.host, spec) if per_build else check(self.host)) or [])
-        except Exception as exc:  # noqa: BLE001 - a plugin bug fails its builds only
-            found = [
-                BuildError(
-                    f"plugin {registered.plugin!r} raised in check(): {type(exc).__name__}: {exc}",
-                    code="PLUGIN_ERROR",
-                    suggestions=(
-                        f"report this to the authors of {registered.plugin!r} "
-                        f"(version {registered.version})",
-                    ),
-                )
-            ]
-        bad = [p for p in found if not isinstance(p, BuildError)]
-        if bad:
-            found = [
-                BuildError(
-                    f"plugin {registered.plugin!r}: check() must return BuildError objects, "
-                    f"got {bad[0]!r}",
-                    code="PLUGIN_ERROR",
-                )
-            ]
-        memo[memo_key] = found
-        return found
+        check = getattr(registered.builder, "check", None)
+        memo_key = f"{spec.platform}\0{spec.name}" if takes_spec(check) else spec.platform
+        if memo_key not in memo:
+            memo[memo_key] = registered.toolchain_problems(self.host, spec)
+        return memo[memo_key]
 
     # -- masking -------------------------------------------------------------
 
@@ -565,13 +541,6 @@ class _HookObserver:
         import sys
 
         print(f"buildsys: {message}", file=sys.stderr, flush=True)
-
-
-def _takes_spec(check: Any) -> bool:
-    try:
-        return "spec" in inspect.signature(check).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 def _accept_cli_spellings(overrides: dict[str, Any]) -> None:

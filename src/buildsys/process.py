@@ -318,15 +318,6 @@ def _program(name: str, search_path: str | None) -> str | None:
     return found
 
 
-def _with_token(env: Mapping[bytes, bytes] | Mapping[str, str], token: str) -> dict[bytes, bytes]:
-    encoded = {os.fsencode(k): os.fsencode(v) for k, v in env.items()} if _is_str(env) else env
-    return {**encoded, _TOKEN_BYTES: token.encode()}  # type: ignore[dict-item]
-
-
-def _is_str(env: Mapping[bytes, bytes] | Mapping[str, str]) -> bool:
-    return any(isinstance(k, str) for k in env)
-
-
 _TOKEN_BYTES = _proctree.TOKEN_VAR.encode()
 
 
@@ -367,18 +358,19 @@ def run_process(
     argv: Sequence[str],
     *,
     cwd: str | os.PathLike[str] | None,
-    env: Mapping[bytes, bytes] | Mapping[str, str],
+    env: Mapping[bytes, bytes],
     control: Control,
     sink: OutputSink,
     token: str,
 ) -> ProcessOutcome:
     """Run one command to its end under `control`; output goes to `sink`.
 
+    `env` is already encoded (see `BuildContext`); the build's token is added.
     Raises `OSError` (e.g. `FileNotFoundError`) when the command cannot start.
     """
     _proctree.enable_subreaper()
     started = time.monotonic()
-    proc = _popen(argv, cwd, _with_token(env, token))
+    proc = _popen(argv, cwd, {**env, _TOKEN_BYTES: token.encode()})
     stream = sink.stream()
     sup = _Supervisor(proc, control, token, stream)
     assert proc.stdout is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
@@ -10,9 +11,11 @@ import attrs
 
 if TYPE_CHECKING:
     from .context import BuildContext
+    from .host import Host
+    from .results import BuildError
     from .spec import BuildSpec
 
-__all__ = ["Builder", "PlatformRegistry", "PluginError", "RegisteredPlatform"]
+__all__ = ["Builder", "PlatformRegistry", "PluginError", "RegisteredPlatform", "takes_spec"]
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 
@@ -37,6 +40,48 @@ class RegisteredPlatform:
     builder: Any
     plugin: str
     version: str
+
+    def toolchain_problems(self, host: Host, spec: BuildSpec | None = None) -> list[BuildError]:
+        """What the builder's check() reports, a plugin bug reported as a problem too.
+
+        A builder whose check takes `spec` gets it; without a spec it is asked
+        about the host alone.
+        """
+        from .results import BuildError
+
+        check = getattr(self.builder, "check", None)
+        if check is None:
+            return []
+        try:
+            found = list((check(host, spec) if takes_spec(check) else check(host)) or [])
+        except Exception as exc:  # noqa: BLE001 - a plugin bug fails its builds only
+            return [
+                BuildError(
+                    f"plugin {self.plugin!r} raised in check(): {type(exc).__name__}: {exc}",
+                    code="PLUGIN_ERROR",
+                    suggestions=(
+                        f"report this to the authors of {self.plugin!r} (version {self.version})",
+                    ),
+                )
+            ]
+        bad = [p for p in found if not isinstance(p, BuildError)]
+        if bad:
+            return [
+                BuildError(
+                    f"plugin {self.plugin!r}: check() must return BuildError objects, "
+                    f"got {bad[0]!r}",
+                    code="PLUGIN_ERROR",
+                )
+            ]
+        return found
+
+
+def takes_spec(check: Any) -> bool:
+    """Whether a builder's check() wants the build (``check(host, spec=None)``)."""
+    try:
+        return "spec" in inspect.signature(check).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 class PlatformRegistry:
