@@ -28,6 +28,8 @@ from pathlib import Path
 
 import attrs
 
+from ._converters import strs
+
 __all__ = [
     "PROJECT_CATALOGUE",
     "Catalogue",
@@ -43,16 +45,12 @@ _MAX_MATCHED_LINES = 10
 _MAX_LINE = 4096
 
 
-def _strs(value: Iterable[str]) -> tuple[str, ...]:
-    return tuple(value)
-
-
 @attrs.frozen
 class CatalogueEntry:
     code: str
     pattern: re.Pattern[str]
     message: str
-    suggestions: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    suggestions: tuple[str, ...] = attrs.field(default=(), converter=strs)
     phase: str | None = None
     transient: bool = False
     docs: str | None = None

@@ -15,12 +15,14 @@ import os
 import threading
 import time
 import traceback
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import attrs
+
+from ._converters import strs
 
 if TYPE_CHECKING:
     from .buildcache import BuildCache
@@ -44,10 +46,6 @@ from .spec import BuildSpec
 __all__ = ["Plan", "Run", "RunOptions", "run"]
 
 
-def _strs(value: Iterable[str]) -> tuple[str, ...]:
-    return tuple(value)
-
-
 @attrs.frozen
 class RunOptions:
     """Command-line (or API) overrides of a run; `None` keeps what builds.toml says."""
@@ -56,8 +54,8 @@ class RunOptions:
     strategy: str | None = None  # "parallel" or "stop-on-failure"
     timeout: float | None = None  # overrides every build's timeout
     profile: str | None = None
-    tags: tuple[str, ...] = attrs.field(default=(), converter=_strs)
-    args: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    tags: tuple[str, ...] = attrs.field(default=(), converter=strs)
+    args: tuple[str, ...] = attrs.field(default=(), converter=strs)
     cache: bool | None = None
     report_json: str | None = None
     junit_xml: str | None = None

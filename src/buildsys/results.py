@@ -10,6 +10,7 @@ from typing import Any
 
 import attrs
 
+from ._converters import strs
 from .artifacts import Artifact
 
 __all__ = ["BuildError", "BuildResult", "ExecutionResult", "Status"]
@@ -43,10 +44,6 @@ class Status(enum.Enum):
         return self in (Status.FAILED, Status.TIMED_OUT)
 
 
-def _strs(value: Iterable[str]) -> tuple[str, ...]:
-    return tuple(value)
-
-
 def _errors(value: Iterable[BuildError]) -> tuple[BuildError, ...]:
     return tuple(value)
 
@@ -69,7 +66,7 @@ class BuildError:
 
     message: str
     code: str = "BUILD_FAILED"
-    suggestions: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    suggestions: tuple[str, ...] = attrs.field(default=(), converter=strs)
     context: Mapping[str, Any] = attrs.field(
         factory=dict, converter=_frozen_mapping, eq=False, hash=False
     )
@@ -89,8 +86,8 @@ class BuildResult:
     finished_at: datetime | None = None
     attempts: int = 0
     flaky: bool = False
-    artifacts: tuple[str, ...] = attrs.field(default=(), converter=_strs)
-    warnings: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    artifacts: tuple[str, ...] = attrs.field(default=(), converter=strs)
+    warnings: tuple[str, ...] = attrs.field(default=(), converter=strs)
     errors: tuple[BuildError, ...] = attrs.field(default=(), converter=_errors)
     log_path: str | None = None
     # Size and sha256 of each artifact, in the order of `artifacts`.

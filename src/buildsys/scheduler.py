@@ -46,6 +46,7 @@ from typing import Protocol
 import attrs
 
 from . import _proctree
+from ._converters import strs
 from .artifacts import Artifact, describe
 from .context import BuildContext, SharedEnvironment, _current
 from .durations import format_duration
@@ -61,17 +62,13 @@ __all__ = ["Executor", "Job", "Observer", "ParallelExecutor"]
 ABANDON_SLACK = 2.0
 
 
-def _strs(value: Iterable[str]) -> tuple[str, ...]:
-    return tuple(value)
-
-
 @attrs.frozen
 class Job:
     """One unit of work for an executor: plain data, no callables."""
 
     name: str
     platform: str = ""
-    depends_on: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    depends_on: tuple[str, ...] = attrs.field(default=(), converter=strs)
     timeout: float | None = None
     retries: int = 0
     # Where the timeout came from, so a timed-out build says where to raise it.

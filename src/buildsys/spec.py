@@ -7,15 +7,9 @@ from typing import Any
 
 import attrs
 
+from ._converters import opt_strs, strs
+
 __all__ = ["BuildSpec"]
-
-
-def _tuple(value: Any) -> tuple[str, ...]:
-    return tuple(value)
-
-
-def _opt_tuple(value: Any) -> tuple[str, ...] | None:
-    return None if value is None else tuple(value)
 
 
 @attrs.frozen
@@ -33,14 +27,14 @@ class BuildSpec:
     options: Any = None  # an instance of the builder's `options` class, else a mapping
     profile: str | None = None
     env: Mapping[str, str] = attrs.field(factory=dict)  # the build's own variables
-    inputs: tuple[str, ...] | None = attrs.field(default=None, converter=_opt_tuple)
-    outputs: tuple[str, ...] | None = attrs.field(default=None, converter=_opt_tuple)
-    args: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
-    depends_on: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
-    tags: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    inputs: tuple[str, ...] | None = attrs.field(default=None, converter=opt_strs)
+    outputs: tuple[str, ...] | None = attrs.field(default=None, converter=opt_strs)
+    args: tuple[str, ...] = attrs.field(default=(), converter=strs)
+    depends_on: tuple[str, ...] = attrs.field(default=(), converter=strs)
+    tags: tuple[str, ...] = attrs.field(default=(), converter=strs)
     timeout: float | None = None
     retries: int = 0
-    requires_os: tuple[str, ...] | None = attrs.field(default=None, converter=_opt_tuple)
+    requires_os: tuple[str, ...] | None = attrs.field(default=None, converter=opt_strs)
     skip_if_unavailable: bool = False
-    key_env: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
-    secret_env: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    key_env: tuple[str, ...] = attrs.field(default=(), converter=strs)
+    secret_env: tuple[str, ...] = attrs.field(default=(), converter=strs)
