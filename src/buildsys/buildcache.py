@@ -454,7 +454,7 @@ class BuildCache:
         """Save the stat memo and key records, trim to the size limit; the cache's warnings."""
         self.memo.save()
         if self._recorded:
-            from .report.json_report import write_atomic
+            from ._files import write_atomic
 
             with self._lock:
                 merged = {**self._records(), **self._recorded}

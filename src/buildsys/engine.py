@@ -277,7 +277,7 @@ class Run:
 
     def _check_report_paths(self) -> None:
         """A report that cannot be written is a usage error, found before anything runs."""
-        from .report.json_report import check_writable
+        from ._files import check_writable
 
         for option, value in (
             ("--report-json", self.options.report_json),

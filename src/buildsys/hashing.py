@@ -237,7 +237,7 @@ class StatMemo:
             for key, value in items
         )
         checksum = hashlib.sha256(body.encode()).hexdigest()
-        from .report.json_report import write_atomic
+        from ._files import write_atomic
 
         try:
             write_atomic(self.path, f"{_HEADER} {checksum}\n{body}")

@@ -3,39 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from .._files import write_atomic
 from ..hooks import hookimpl
 from ..masking import Masker
 from ..results import ExecutionResult
 from .serialize import execution_to_dict
 
-__all__ = ["JsonReporter", "check_writable", "write_atomic"]
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and a rename, so readers never see half a report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def check_writable(path: Path) -> None:
-    """Raise OSError now if a report could not be written to `path` later."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.is_dir():
-        raise IsADirectoryError(f"{path} is a directory")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    Path(tmp).unlink()
+__all__ = ["JsonReporter"]
 
 
 class JsonReporter:

@@ -6,10 +6,10 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from .._files import write_atomic
 from ..hooks import hookimpl
 from ..masking import Masker
 from ..results import ExecutionResult, Status
-from .json_report import write_atomic
 from .tail import read_tail
 
 __all__ = ["JUnitReporter", "to_junit", "xml_text"]
