@@ -105,9 +105,20 @@ def test_a_project_adds_its_own_entries_to_a_real_run(tmp_path):
     )
     report = tmp_path / "report.json"
     done = subprocess.run(
-        [sys.executable, "-m", "buildsys", "build", "--progress", "plain",
-         "--report-json", str(report)],
-        cwd=tmp_path, capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "buildsys",
+            "build",
+            "--progress",
+            "plain",
+            "--report-json",
+            str(report),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 1
     (error,) = json.loads(report.read_text())["results"][0]["errors"]
@@ -128,7 +139,10 @@ def test_a_broken_project_catalogue_is_a_warning_not_a_failure_of_the_run(tmp_pa
     (tmp_path / "buildsys-errors.toml").write_text("[[error]]\ncode = 1\n")
     done = subprocess.run(
         [sys.executable, "-m", "buildsys", "build", "--progress", "none"],
-        cwd=tmp_path, capture_output=True, text=True, check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 1
     assert "error catalogue ignored" in done.stderr and "buildsys-errors.toml" in done.stderr

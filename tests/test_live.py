@@ -30,7 +30,10 @@ def project(tmp_path):
 def build(tmp_path, *args, env=None):
     return subprocess.run(
         [sys.executable, "-m", "buildsys", "build", *args],
-        cwd=tmp_path, capture_output=True, text=True, check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
         env={**os.environ, **(env or {})},
     )
 
@@ -50,7 +53,10 @@ def test_rich_progress_on_a_terminal(tmp_path):
     script = f"{sys.executable} -m buildsys build --progress auto"
     done = subprocess.run(
         ["script", "-qec", script, "/dev/null"],
-        cwd=tmp_path, capture_output=True, text=True, check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
         env={**os.environ, "TERM": "xterm"},
     )
     assert done.returncode == 1, done.stdout + done.stderr

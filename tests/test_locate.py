@@ -144,13 +144,7 @@ def test_comments_after_keys_and_headers():
 @pytest.mark.parametrize("quote", ['"""', "'''"])
 def test_multiline_strings_are_not_keys(quote):
     kl = lines_of(
-        "[builds.app]\n"
-        f"script = {quote}\n"
-        "[fake]\n"
-        "key = 1\n"
-        "[[fake.array]]\n"
-        f"{quote}\n"
-        "retries = 2\n"
+        f"[builds.app]\nscript = {quote}\n[fake]\nkey = 1\n[[fake.array]]\n{quote}\nretries = 2\n"
     )
     assert kl.line("builds", "app", "script") == 2
     assert kl.line("builds", "app", "retries") == 7
@@ -166,16 +160,7 @@ def test_multiline_string_ending_in_quotes():
 
 
 def test_multiline_strings_in_arrays_and_inline_tables():
-    kl = lines_of(
-        "a = [\n"
-        "'''\n"
-        "[fake]\n"
-        "k = 1\n"
-        "''',\n"
-        "]\n"
-        'e = { s = """x = 1""" }\n'
-        "b = 2\n"
-    )
+    kl = lines_of("a = [\n'''\n[fake]\nk = 1\n''',\n]\ne = { s = \"\"\"x = 1\"\"\" }\nb = 2\n")
     assert kl.line("b") == 8
     assert not kl.has("fake")
     assert not kl.has("x")
@@ -183,11 +168,7 @@ def test_multiline_strings_in_arrays_and_inline_tables():
 
 def test_single_line_strings_with_special_characters():
     kl = lines_of(
-        'a = "x # y = [z]"\n'
-        'b = "quote \\" ] } , = "\n'
-        "c = 'C:\\'\n"
-        'd = "back\\\\"\n'
-        "e = 1\n"
+        'a = "x # y = [z]"\nb = "quote \\" ] } , = "\nc = \'C:\\\'\nd = "back\\\\"\ne = 1\n'
     )
     assert [kl.line(k) for k in "abcde"] == [1, 2, 3, 4, 5]
 

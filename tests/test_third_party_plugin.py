@@ -300,12 +300,8 @@ command = [{json.dumps(sys.executable)}, "-c", "print('built-in command ran')"]
 """
 
 
-
 def _params() -> list[object]:
-    return [
-        name
-        for name in sorted(BROKEN)
-    ]
+    return [name for name in sorted(BROKEN)]
 
 
 def test_installed_plugin_is_listed_with_its_version(buildsys_project, sites):

@@ -9,13 +9,13 @@ from pathlib import Path
 __all__ = ["check_writable", "write_atomic"]
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and a rename, in the same directory."""
+def write_atomic(path: Path, text: str | bytes) -> None:
+    """Write via a temporary file and a rename, in the same directory (str as UTF-8)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text.encode("utf-8") if isinstance(text, str) else text)
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -40,7 +40,7 @@ from .options import unstructure
 from .results import BuildResult, Status
 from .spec import BuildSpec
 
-__all__ = ["BuildCache", "KeyParts", "NotCacheable"]
+__all__ = ["BuildCache", "Done", "KeyParts", "NotCacheable", "cached_result", "log_note"]
 
 _STATE_VERSION = 1
 _NOTHING_TO_STORE = "no outputs declared and the builder reported no artifacts"
@@ -145,6 +145,52 @@ def _first_difference(old: KeyParts, new: KeyParts) -> str:
     return "no cache entry for this key (evicted, or never stored)"
 
 
+@attrs.frozen
+class Done:
+    """A build this run served from the cache (`served`) or stored in it."""
+
+    parts: KeyParts
+    manifest: Manifest
+    served: bool
+
+
+def log_note(key: str, restored: int, original: Path | None) -> str:
+    """What a served build's new log says."""
+    kept = f"The original run's log: {original}\n" if original else "The original log is gone.\n"
+    return f"buildsys: served from the cache (key {key}); restored {restored} file(s). {kept}"
+
+
+def cached_result(
+    root: Path,
+    spec: BuildSpec,
+    key: str,
+    manifest: Manifest,
+    log_path: Path,
+    started_at: datetime,
+    attempt: int = 1,
+) -> BuildResult:
+    """The result of a build served from the cache by the entry `manifest`."""
+    finished = datetime.now(UTC)
+    return BuildResult(
+        name=spec.name,
+        platform=spec.platform,
+        status=Status.CACHED,
+        reason=f"unchanged since a cached run (key {key[:16]})",
+        duration=(finished - started_at).total_seconds(),
+        started_at=started_at,
+        finished_at=finished,
+        attempts=attempt,
+        artifacts=[str(root / f.path) for f in manifest.files],
+        # The manifest already knows sizes and hashes: nothing is read again.
+        artifact_details=[
+            Artifact(str(root / f.path), f.size, f.sha256)
+            for f in manifest.files
+            if f.symlink is None
+        ],
+        log_path=str(log_path),
+    )
+
+
 class BuildCache:
     """One run's view of the cache. Thread-safe: workers call it concurrently."""
 
@@ -168,6 +214,8 @@ class BuildCache:
         self.host = host
         self.environ = environ
         self._keys: dict[str, str] = {}
+        # Builds served from or stored in the cache this run: what `replay` records.
+        self.done: dict[str, Done] = {}
         self._lock = threading.Lock()
 
     # -- keys -----------------------------------------------------------------
@@ -268,6 +316,8 @@ class BuildCache:
         )
         if manifest is None:
             return "the cache could not store it"
+        with self._lock:
+            self.done[spec.name] = Done(parts, manifest, served=False)
         return None
 
     # -- serving and storing builds ------------------------------------------------
@@ -308,39 +358,20 @@ class BuildCache:
             return None
         manifest, restored = hit
         self.remember_key(spec.name, parts.key)
+        with self._lock:
+            self.done[spec.name] = Done(parts, manifest, served=True)
         original = log_path.with_name(f"{spec.name}.cached.log")
         head = f"buildsys: served from the cache (key {parts.key})"
         if write_note is not None or restored or not _starts_with(log_path, head):
             kept = self.keep_original_log(manifest, original)
-            note = f"{head}; restored {len(restored)} file(s). " + (
-                f"The original run's log: {original}\n" if kept else "The original log is gone.\n"
-            )
+            note = log_note(parts.key, len(restored), original if kept else None)
             if write_note is not None:
                 write_note(note)
             else:
                 with contextlib.suppress(OSError):
                     log_path.parent.mkdir(parents=True, exist_ok=True)
                     log_path.write_text(note)
-        paths = [str(self.root / f.path) for f in manifest.files]
-        finished = datetime.now(UTC)
-        return BuildResult(
-            name=spec.name,
-            platform=spec.platform,
-            status=Status.CACHED,
-            reason=f"unchanged since a cached run (key {parts.key[:16]})",
-            duration=(finished - started_at).total_seconds(),
-            started_at=started_at,
-            finished_at=finished,
-            attempts=attempt,
-            artifacts=paths,
-            # The manifest already knows sizes and hashes: nothing is read again.
-            artifact_details=[
-                Artifact(str(self.root / f.path), f.size, f.sha256)
-                for f in manifest.files
-                if f.symlink is None
-            ],
-            log_path=str(log_path),
-        )
+        return cached_result(self.root, spec, parts.key, manifest, log_path, started_at, attempt)
 
     def serve_unchanged(
         self,

@@ -185,6 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra and args.command != "build":
         parser.error(f"`--` arguments are only for `build`, not `{args.command}`")
     args.extra = extra
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     args.file = getattr(args, "file", "builds.toml")
     try:
         command = {
@@ -230,6 +231,9 @@ def _cmd_build(args: argparse.Namespace) -> int:
     progress = args.progress
     if progress == "auto":
         progress = "rich" if sys.stdout.isatty() and os.environ.get("TERM") != "dumb" else "plain"
+    from . import replay
+
+    replay_key = replay.invocation_key(args.argv, args.file, os.environ)
     config, plugins = _load(args)
     options = RunOptions(
         max_concurrency=args.max_concurrency,
@@ -243,6 +247,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         junit_xml=args.junit_xml,
         progress=progress,
         verbose=args.verbose,
+        replay_key=None if args.dry_run else replay_key,
     )
     run = Run(config, args.names, options, plugins)
     plan = run.plan()

@@ -62,6 +62,8 @@ class RunOptions:
     progress: str = "none"  # "rich", "plain" or "none"; the CLI resolves "auto"
     verbose: bool = False
     stream: TextIO | None = None  # where console output goes (default: stdout)
+    # Set by the command line: a run that can be replayed is recorded under it (replay.py).
+    replay_key: str | None = None
 
 
 @attrs.frozen
@@ -378,6 +380,10 @@ class Run:
                         total_duration=time.monotonic() - started,
                         interrupted=self.interrupted,
                     )
+                    if self.options.replay_key is not None:
+                        from . import replay
+
+                        replay.record(self, plan, result, masker, self._cache)
         finally:
             if self._cache is not None:
                 for warning in self._cache.finish():

@@ -214,6 +214,21 @@ class StatMemo:
                 self._dirty = True
         return digest
 
+    def entry(self, root: Path, rel: str) -> tuple[str, int, int, int, int, int] | None:
+        """(digest, size, mtime_ns, inode, ctime_ns, recorded_ns) last recorded for
+        `root/rel`, or None: what `replay` re-checks without this module."""
+        found = self._lookup(os.path.join(root, rel))  # noqa: PTH118
+        if found is None:
+            return None
+        return (
+            found.digest,
+            found.size,
+            found.mtime_ns,
+            found.ino,
+            found.ctime_ns,
+            found.recorded_ns,
+        )
+
     def forget(self, root: Path, rel: str) -> None:
         """Drop the entry of `root/rel`, e.g. after the engine rewrote the file."""
         with self._lock:

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-__all__ = ["project_lock", "state_dir"]
+__all__ = ["project_lock", "state_dir", "try_project_lock"]
 
 _GITIGNORE = "# buildsys keeps its logs, cache and lock here; none of it belongs in git.\n*\n"
 
@@ -57,6 +57,27 @@ def project_lock(
                     return
                 if stop is None:
                     threading.Event().wait(poll)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        try:
+            yield True
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def try_project_lock(root: Path) -> Iterator[bool]:
+    """Hold the project's lock if it is free; yields False at once if another run holds it."""
+    fd = os.open(state_dir(root) / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         try:

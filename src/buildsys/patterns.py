@@ -61,6 +61,17 @@ class PatternSet:
     def matches(self, relpath: str) -> bool:
         return bool(self._spec.match_file(relpath))  # type: ignore[attr-defined]
 
+    def listed_dirs(self) -> list[str] | None:
+        """For simple patterns (see `_simple`), the directories whose entries decide
+        what matches, unless a match is itself a directory; else None.
+
+        While those directories' entries stay the same, so do the matches:
+        `replay` checks their stat instead of listing them again.
+        """
+        if self._simple is None:
+            return None
+        return sorted({directory for directory, _ in self._simple})
+
     def _bases(self) -> list[str]:
         """Directories worth walking: the literal prefix of each positive pattern."""
         bases: list[str] = []

@@ -13,29 +13,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from ..durations import format_duration
 from ..hooks import hookimpl
 from ..masking import Masker
 from ..results import BuildResult, ExecutionResult, Status
 from ..spec import BuildSpec
 from .tail import read_tail
+from .text import WORD, run_header, summary_table, took, verdict
 
 __all__ = ["ConsoleReporter", "OutputPrinter"]
 
 TAIL_LINES = 20
-_SYMBOL = {
-    Status.SUCCEEDED: "ok",
-    Status.CACHED: "cached",
-    Status.FAILED: "FAILED",
-    Status.TIMED_OUT: "TIMED OUT",
-    Status.CANCELLED: "cancelled",
-    Status.SKIPPED: "skipped",
-}
-
-
-def _took(seconds: float) -> str:
-    """A duration for people: milliseconds below a tenth of a second, else as in builds.toml."""
-    return f"{seconds * 1000:.0f}ms" if seconds < 0.1 else format_duration(seconds)
 
 
 class ConsoleReporter:
@@ -72,7 +59,7 @@ class ConsoleReporter:
         for warning in self.warnings:
             self.write(f"warning: {warning}")
         if self.progress:
-            self.write(f"buildsys: {len(builds)} builds, up to {max_concurrency} at a time")
+            self.write(run_header(len(builds), max_concurrency))
 
     @hookimpl
     def buildsys_build_started(self, build: BuildSpec, attempt: int) -> None:
@@ -84,9 +71,9 @@ class ConsoleReporter:
     def buildsys_build_finished(self, build: BuildSpec, result: BuildResult) -> None:
         if not self.progress:
             return
-        text = f"[{build.name}] {_SYMBOL[result.status]}"
+        text = f"[{build.name}] {WORD[result.status.value]}"
         if result.started_at is not None:
-            text += f" in {_took(result.duration)}"
+            text += f" in {took(result.duration)}"
         if result.reason:
             text += f": {result.reason}"
         elif result.errors:
@@ -114,23 +101,19 @@ class ConsoleReporter:
         self.write("\n".join(lines))
 
     def _table(self, result: ExecutionResult) -> list[str]:
-        rows = [("build", "platform", "status", "time", "details")]
+        rows = []
         for r in result.results:
             detail = r.reason or (r.errors[0].message if r.errors else "")
             if r.flaky:
                 detail = f"flaky: passed on attempt {r.attempts}" + (
                     f"; {detail}" if detail else ""
                 )
-            time = _took(r.duration) if r.started_at is not None else "-"
+            time = took(r.duration) if r.started_at is not None else "-"
             rows.append((r.name, r.platform, r.status.value, time, detail))
-        widths = [max(len(row[i]) for row in rows) for i in range(4)]
-        return [
-            "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4]
-            for row in rows
-        ]
+        return summary_table(rows)
 
     def _failure(self, build: BuildResult) -> list[str]:
-        lines = ["", f"--- {build.name} {_SYMBOL[build.status]} ---"]
+        lines = ["", f"--- {build.name} {WORD[build.status.value]} ---"]
         for error in build.errors:
             lines.append(f"error[{error.code}]: {error.message}")
             matched = error.context.get("matched_lines")
@@ -149,18 +132,16 @@ class ConsoleReporter:
         return lines
 
     def _verdict(self, result: ExecutionResult) -> str:
-        parts = [f"{result.success_count} succeeded"]
-        if result.cached_count:
-            parts.append(f"{result.cached_count} cached")
-        for count, word in (
-            (result.failure_count, "failed"),
-            (result.cancelled_count, "cancelled"),
-            (result.skipped_count, "skipped"),
-        ):
-            if count:
-                parts.append(f"{count} {word}")
         head = "interrupted" if result.interrupted else ("ok" if result.ok else "FAILED")
-        return f"buildsys: {head}: {', '.join(parts)} in {_took(result.total_duration)}"
+        return verdict(
+            head,
+            succeeded=result.success_count,
+            cached=result.cached_count,
+            failed=result.failure_count,
+            cancelled=result.cancelled_count,
+            skipped=result.skipped_count,
+            seconds=result.total_duration,
+        )
 
 
 class OutputPrinter:

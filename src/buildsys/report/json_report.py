@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from .._files import write_atomic
 from ..hooks import hookimpl
 from ..masking import Masker
 from ..results import ExecutionResult
-from .serialize import execution_to_dict
+from .serialize import dumps_report, execution_to_dict
 
 __all__ = ["JsonReporter"]
 
@@ -24,6 +23,6 @@ class JsonReporter:
     def buildsys_run_finished(self, result: ExecutionResult) -> None:
         data = execution_to_dict(result, self.masker)
         try:
-            write_atomic(self.path, json.dumps(data, indent=2) + "\n")
+            write_atomic(self.path, dumps_report(data))
         except OSError as exc:
             self.errors.append(f"could not write the JSON report to {self.path}: {exc}")

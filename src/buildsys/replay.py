@@ -1,0 +1,537 @@
+"""Answering a no-op `buildsys build` from a journal, without loading the project.
+
+A no-op run spends nearly all its time before the first cache lookup:
+importing the engine, loading plugins, parsing builds.toml, planning. When
+a run ends with every build served from the cache or stored in it, `record`
+writes `.buildsys/replay`: for the exact command line that ran, each build's
+input patterns, the stat facts and digests of its inputs and outputs (taken
+from the stat memo, so they describe the content that was hashed), its cache
+entry, and its report entry as a `cached` result would have it.
+
+The next `buildsys build` with the same command line, working directory,
+builds.toml bytes, interpreter, installed distributions (the stat of every
+`sys.path` directory: installing or removing one changes it), the same
+`BUILDSYS_*` variables, secret-named variables and `key-env` values, is
+answered by `replay`, which imports neither the engine nor plugins nor
+attrs. Per build it globs the patterns again (a file added or removed
+changes the set), checks each input and output against its recorded stat,
+hashing the file when the stat differs or is racy (the rule of
+`hashing.StatMemo`) and comparing digests, checks that the cache entry and
+its blobs are still there, and then reports exactly what the engine's own
+no-op would: the same progress lines and the same JSON report, with `cached`
+statuses and fresh times. Any difference, any doubt, or an error of any kind
+returns None and the normal run takes over, so a replay can only ever be a
+faster way to reach the engine's answer.
+
+Only runs a replay can reproduce are recorded: plain or no progress, no
+JUnit file, no warnings or secrets to mask, no build decided before running
+(host skips, toolchain checks), platforms without `check()` or
+`fingerprint()` (a toolchain can change without any file here changing), and
+no third-party plugin observing runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import hashlib
+import marshal
+import os
+import stat
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .buildcache import BuildCache
+    from .engine import Plan, Run
+    from .masking import Masker
+    from .results import BuildResult, ExecutionResult
+
+__all__ = ["invocation_key", "journal_path", "record", "replay"]
+
+_VERSION = 1
+_RACY_WINDOW_NS = 2_000_000_000  # as hashing.DEFAULT_RACY_WINDOW_NS
+# Hooks a third-party plugin may implement without making a run unreplayable:
+# neither is called when every build comes from the cache.
+_SILENT_HOOKS = {"buildsys_register_platforms", "buildsys_error_suggestions"}
+# Variables besides BUILDSYS_* and secret-named ones that change what a run prints.
+_OUTPUT_VARS = ("TERM", "NO_COLOR", "FORCE_COLOR", "COLUMNS")
+
+
+class _Stale(Exception):
+    """The journal does not describe the project as it is now."""
+
+
+def journal_path(root: Path) -> Path:
+    return root / ".buildsys" / "replay"
+
+
+def _hash_value(value: str | None) -> str:
+    if value is None:
+        return "unset"
+    return hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+def config_file(argv: Sequence[str]) -> str:
+    """The builds.toml that `argv` names with -f/--file, as the command line parses it.
+
+    Spellings this does not know (an abbreviated --fi) only make the key
+    differ from the one recorded, never match a wrong one: the key holds argv.
+    """
+    found = "builds.toml"
+    args = iter(argv)
+    for arg in args:
+        if arg == "--":
+            break
+        if arg in ("-f", "--file"):
+            found = next(args, found)
+        elif arg.startswith("--file="):
+            found = arg[len("--file=") :]
+        elif arg.startswith("-f") and len(arg) > 2:
+            found = arg[2:]
+    return found
+
+
+def invocation_key(argv: Sequence[str], config: str, environ: Mapping[str, str]) -> str:
+    """What must be the same for a recorded run to answer this one."""
+    from . import _version_text
+    from .masking import is_secret_name
+
+    h = hashlib.sha256()
+
+    def part(value: object) -> None:
+        data = repr(value).encode("utf-8", "surrogateescape")
+        h.update(len(data).to_bytes(8, "big"))
+        h.update(data)
+
+    part((_VERSION, _version_text(), sys.executable, sys.version, os.uname().machine))
+    part((os.getcwd(), list(argv), config))  # noqa: PTH109
+    try:
+        part(hashlib.sha256(Path(config).read_bytes()).hexdigest())
+    except OSError as exc:
+        part(type(exc).__name__)
+    cwd = os.getcwd()  # noqa: PTH109
+    for entry in sys.path:
+        if os.path.abspath(entry or ".") == cwd:  # noqa: PTH100
+            # `python -m` puts the working directory first; builds change it all the time.
+            part((entry, "cwd"))
+            continue
+        try:
+            st = os.stat(entry or ".")  # noqa: PTH116
+            part((entry, st.st_mtime_ns, st.st_ino))
+        except OSError:
+            part((entry, None))
+    part([os.isatty(fd) for fd in (0, 1, 2)])
+    part(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
+    part(
+        sorted(
+            (name, _hash_value(value))
+            for name, value in environ.items()
+            if name.startswith("BUILDSYS_") or name in _OUTPUT_VARS or is_secret_name(name)
+        )
+    )
+    return h.hexdigest()
+
+
+# -- recording (called by the engine, which has everything imported) ---------
+
+
+def _unreplayable(
+    run: Run, plan: Plan, result: ExecutionResult, masker: Masker, cache: BuildCache | None
+) -> str | None:
+    """Why this run's outcome could not be reproduced by `replay`, or None."""
+    from .results import Status
+
+    opts = run.options
+    if opts.replay_key is None or cache is None or not plan.specs:
+        return "not a command-line run with the cache on, or nothing to build"
+    if opts.progress not in ("none", "plain") or opts.verbose or opts.junit_xml:
+        return "progress, -v or --junit-xml"
+    if plan.presets or not result.ok or result.interrupted or run.warnings or masker:
+        return "a build decided before running, a failure, warnings or secrets"
+    for build in result.results:
+        if build.status not in (Status.CACHED, Status.SUCCEEDED) or build.warnings:
+            return f"{build.name} {build.status.value} or warned"
+        done = cache.done.get(build.name)
+        if done is None or any(f.symlink is not None for f in done.manifest.files):
+            return f"{build.name} not served from or stored in the cache"
+    for spec in plan.specs:
+        registered = run.plugins.registry.get(spec.platform)
+        builder = registered.builder if registered is not None else None
+        if builder is None or hasattr(builder, "check") or hasattr(builder, "fingerprint"):
+            return f"platform {spec.platform} has a toolchain check or fingerprint"
+    builtin = {info.name for info in run.plugins.plugins if info.builtin}
+    for name, plugin in run.plugins.pm.list_name_plugin():
+        if name in builtin or name.startswith("buildsys."):
+            continue
+        hooks = {caller.name for caller in run.plugins.pm.get_hookcallers(plugin) or []}
+        if hooks - _SILENT_HOOKS:
+            return f"plugin {name} observes runs"
+    return None
+
+
+def record(
+    run: Run, plan: Plan, result: ExecutionResult, masker: Masker, cache: BuildCache | None
+) -> None:
+    """Write the journal if this run can be replayed; otherwise leave any old one alone."""
+    if cache is None or _unreplayable(run, plan, result, masker, cache) is not None:
+        return
+    from ._files import write_atomic
+    from .buildcache import cached_result, log_note
+    from .graph import dependency_order
+    from .report.serialize import execution_to_dict, result_to_dict
+    from .results import ExecutionResult
+
+    assert run.options.replay_key is not None
+    root = run.config.root
+    log_dir = root / ".buildsys" / "logs"
+    now = datetime.now(UTC)
+    builds: list[dict[str, Any]] = []
+    keys: list[str] = []
+
+    def entry_of(served: BuildResult) -> list[Any]:
+        data = result_to_dict(served, masker)
+        keys[:] = list(data)
+        return list(data.values())
+
+    for spec in plan.specs:
+        done = cache.done[spec.name]
+        inputs: list[list[Any]] = []
+        for rel, digest in sorted(done.parts.inputs.items()):
+            entry = cache.memo.entry(root, rel)
+            if entry is None or entry[0] != digest:
+                return  # changed since it was hashed, or not a regular file
+            inputs.append([rel, *entry])
+        outputs = []
+        for f in done.manifest.files:
+            try:
+                if cache.memo.digest(root, f.path) != f.sha256:
+                    return
+            except OSError:
+                return
+            entry = cache.memo.entry(root, f.path)
+            if entry is None:
+                return
+            outputs.append([f.path, *entry, f.mode & 0o777])
+        blobs = [(str(cache.cache.blob_path(f.sha256)), f.size) for f in done.manifest.files]
+        listed = _listed_dirs(root, spec.inputs or (), [entry[0] for entry in inputs])
+        log_path = log_dir / f"{spec.name}.log"
+        original = log_dir / f"{spec.name}.cached.log"
+        served = cached_result(root, spec, done.parts.key, done.manifest, log_path, now)
+        log_blob = done.manifest.log_blob
+        builds.append(
+            {
+                "name": spec.name,
+                "platform": spec.platform,
+                "patterns": list(spec.inputs or ()),
+                "dirs": listed,
+                "inputs": inputs,
+                "outputs": outputs,
+                "blobs": blobs,
+                "manifest": str(cache.cache.manifest_path(done.parts.key)),
+                "log": str(log_path),
+                "log_stat": _log_stat(log_path),
+                # A build that ran has its own output in its log: the first
+                # replay does what serving does, keeps it beside a note.
+                "note": None
+                if done.served
+                else (
+                    log_note(done.parts.key, 0, original if log_blob else None),
+                    str(original),
+                    str(cache.cache.blob_path(log_blob)) if log_blob else None,
+                ),
+                "result": entry_of(served),
+            }
+        )
+    order = {s.name: i for i, s in enumerate(plan.specs)}
+    report = execution_to_dict(ExecutionResult(results=()), masker)
+    report.update(ok=True, all_completed=True, success_count=len(builds), cached_count=len(builds))
+    journal = {
+        "version": _VERSION,
+        "key": run.options.replay_key,
+        "key_env": {
+            name: _hash_value(run.environ.get(name)) for s in plan.specs for name in s.key_env
+        },
+        "progress": run.options.progress,
+        "report_json": run.options.report_json,
+        "max_concurrency": plan.max_concurrency,
+        "finish_order": [order[s.name] for s in dependency_order(plan.specs)],
+        "builds": builds,
+        "report": report,
+        # Each build's "result" holds the values of its report entry, in this order.
+        "result_keys": keys,
+    }
+    with contextlib.suppress(OSError, ValueError):  # only the next no-op would be slower
+        write_atomic(journal_path(root), marshal.dumps(journal))
+
+
+def _listed_dirs(root: Path, patterns: Sequence[str], inputs: list[str]) -> list[Any] | None:
+    """The stat of each directory whose entries decide what `patterns` match, taken
+    before listing them again and finding `inputs`; None where that cannot vouch."""
+    from .patterns import PatternSet
+
+    pattern_set = PatternSet(patterns)
+    dirs = pattern_set.listed_dirs()
+    if dirs is None or any(rel.rpartition("/")[0] not in dirs for rel in inputs):
+        return None  # a match inside a matched directory: only listing again can tell
+    recorded = time.time_ns()
+    listed = []
+    for directory in dirs:
+        try:
+            st = os.stat(root / directory)  # noqa: PTH116
+        except OSError:
+            return None
+        listed.append([directory, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, recorded])
+    if list(pattern_set.files(root)) != inputs:
+        return None
+    return listed
+
+
+def _dirs_unchanged(root: str, listed: list[list[Any]] | None) -> bool:
+    if listed is None:
+        return False
+    for directory, mtime_ns, ino, ctime_ns, recorded_ns in listed:
+        try:
+            st = os.stat(os.path.join(root, directory))  # noqa: PTH116, PTH118
+        except OSError:
+            return False
+        if (
+            st.st_mtime_ns != mtime_ns
+            or st.st_ino != ino
+            or st.st_ctime_ns != ctime_ns
+            or mtime_ns + _RACY_WINDOW_NS > recorded_ns
+        ):
+            return False
+    return True
+
+
+def _log_stat(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)  # noqa: PTH116 - os-level on the hot path
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+# -- replaying ------------------------------------------------------------------
+
+
+def _digest(path: str) -> str:
+    with open(path, "rb") as fh:  # noqa: PTH123 - os-level on the hot path
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _fresh(path: str, entry: list[Any], mode: int | None) -> bool:
+    """Whether the file still has the content recorded; refreshes `entry` if only its
+    stat changed. Raises `_Stale` if the content (or the permission bits) differ."""
+    _, digest, size, mtime_ns, ino, ctime_ns, recorded_ns = entry[:7]
+    try:
+        st = os.lstat(path)
+    except OSError:
+        raise _Stale(path) from None
+    if not stat.S_ISREG(st.st_mode) or st.st_size != size:
+        raise _Stale(path)
+    if mode is not None and stat.S_IMODE(st.st_mode) != mode:
+        raise _Stale(path)
+    if (
+        st.st_mtime_ns == mtime_ns
+        and st.st_ino == ino
+        and st.st_ctime_ns == ctime_ns
+        and mtime_ns + _RACY_WINDOW_NS <= recorded_ns
+    ):
+        return False
+    recorded = time.time_ns()  # before reading, as the stat memo does
+    try:
+        if _digest(path) != digest:
+            raise _Stale(path)
+        after = os.lstat(path)
+    except OSError:
+        raise _Stale(path) from None
+    if after.st_mtime_ns != st.st_mtime_ns or after.st_size != st.st_size:
+        raise _Stale(path)  # written while being read
+    entry[3:7] = [st.st_mtime_ns, st.st_ino, st.st_ctime_ns, recorded]
+    return True
+
+
+class _Replay:
+    def __init__(self, argv: Sequence[str], journal: dict[str, Any], root: Path) -> None:
+        self.argv = argv
+        self.journal = journal
+        self.root = root
+        self.dirty = False
+
+    def verify(self) -> list[tuple[datetime, datetime]]:
+        """Per build, when its check started and ended; raises `_Stale` on any change."""
+        from .patterns import PatternSet
+
+        root = str(self.root)
+        times = []
+        for build in self.journal["builds"]:
+            started = datetime.now(UTC)
+            inputs = build["inputs"]
+            if not _dirs_unchanged(root, build["dirs"]):
+                names = [entry[0] for entry in inputs]
+                listed = _listed_dirs(self.root, build["patterns"], names)
+                if listed is None and list(PatternSet(build["patterns"]).files(self.root)) != names:
+                    raise _Stale(f"{build['name']}: the files its inputs match changed")
+                if listed is not None:
+                    build["dirs"] = listed
+                    self.dirty = True
+            for entry in inputs:
+                if _fresh(os.path.join(root, entry[0]), entry, None):  # noqa: PTH118
+                    self.dirty = True
+            for entry in build["outputs"]:
+                if _fresh(os.path.join(root, entry[0]), entry, entry[7]):  # noqa: PTH118
+                    self.dirty = True
+            for blob, size in build["blobs"]:
+                try:
+                    if os.stat(blob).st_size != size:  # noqa: PTH116
+                        raise _Stale(blob)
+                except OSError:
+                    raise _Stale(blob) from None
+            if build["note"] is None and _log_stat(Path(build["log"])) != build["log_stat"]:
+                raise _Stale(build["log"])
+            times.append((started, datetime.now(UTC)))
+        return times
+
+    def apply(self) -> None:
+        """What serving does besides reporting: mark entries used, keep original logs."""
+        for build in self.journal["builds"]:
+            try:
+                os.utime(build["manifest"])  # least recently used is by manifest mtime
+            except OSError:
+                raise _Stale(build["manifest"]) from None
+            if build["note"] is not None:
+                note, original, blob = build["note"]
+                if blob is not None:
+                    _copy_verified(blob, Path(original))
+                Path(build["log"]).write_text(note)
+                build["note"] = None
+                build["log_stat"] = _log_stat(Path(build["log"]))
+                self.dirty = True
+
+    def report(self, times: list[tuple[datetime, datetime]], started: float) -> int:
+        journal = self.journal
+        keys = journal["result_keys"]
+        results = []
+        for build, (begin, end) in zip(journal["builds"], times, strict=True):
+            result = dict(zip(keys, build["result"], strict=True))
+            result.update(
+                started_at=begin.isoformat(),
+                finished_at=end.isoformat(),
+                duration=(end - begin).total_seconds(),
+            )
+            results.append(result)
+        total = time.monotonic() - started
+        if journal["progress"] == "plain":
+            self._print(results, total)
+        path = journal["report_json"]
+        if path is not None:
+            from ._files import write_atomic
+            from .report.serialize import dumps_report
+
+            data = {**journal["report"], "total_duration": total, "results": results}
+            try:
+                write_atomic(Path(path), dumps_report(data))
+            except OSError:
+                raise _Stale(path) from None  # the normal run reports why
+        return 0
+
+    def _print(self, results: list[dict[str, Any]], total: float) -> None:
+        from .report import text
+
+        out = sys.stdout
+        out.write(text.run_header(len(results), self.journal["max_concurrency"]) + "\n")
+        for index in self.journal["finish_order"]:
+            r = results[index]
+            line = f"[{r['name']}] {text.WORD['cached']} in {text.took(r['duration'])}"
+            out.write(f"{line}: {r['reason']}\n")
+        rows = [
+            (r["name"], r["platform"], "cached", text.took(r["duration"]), r["reason"])
+            for r in results
+        ]
+        head = text.verdict(
+            "ok",
+            succeeded=len(results),
+            cached=len(results),
+            failed=0,
+            cancelled=0,
+            skipped=0,
+            seconds=total,
+        )
+        out.write("\n".join(["", *text.summary_table(rows), "", head]) + "\n")
+        out.flush()
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        from ._files import write_atomic
+
+        with contextlib.suppress(OSError, ValueError):
+            write_atomic(journal_path(self.root), marshal.dumps(self.journal))
+
+
+def _copy_verified(blob: str, dest: Path) -> None:
+    """Copy a log blob beside the new log, checking it against its name (its sha256)."""
+    data = Path(blob).read_bytes()
+    if hashlib.sha256(data).hexdigest() != Path(blob).name:
+        raise _Stale(blob)
+    from ._files import write_atomic
+
+    write_atomic(dest, data)
+
+
+def _load(root: Path) -> dict[str, Any] | None:
+    try:
+        with open(journal_path(root), "rb") as fh:  # noqa: PTH123
+            # marshal.load(fh) reads object by object: one read() is much faster.
+            journal = marshal.loads(fh.read())
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    if not isinstance(journal, dict) or journal.get("version") != _VERSION:
+        return None
+    return journal
+
+
+def replay(argv: Sequence[str]) -> int | None:
+    """Answer `buildsys build` from the journal and return its exit code, or None
+    to leave the run to the engine (no journal, anything changed, any error)."""
+    started = time.monotonic()
+    # Loading and checking builds thousands of small containers, none cyclic.
+    gc.disable()
+    try:
+        return _replay(argv, started)
+    finally:
+        gc.enable()
+
+
+def _replay(argv: Sequence[str], started: float) -> int | None:
+    config = config_file(argv)
+    root = Path(config).absolute().parent
+    journal = _load(root)
+    if journal is None:
+        return None
+    try:
+        environ = os.environ
+        if journal["key"] != invocation_key(argv, config, environ):
+            return None
+        for name, value in journal["key_env"].items():
+            if _hash_value(environ.get(name)) != value:
+                return None
+        from .lock import try_project_lock
+
+        with try_project_lock(root) as locked:
+            if not locked:
+                return None  # the engine waits for it, and says so
+            job = _Replay(argv, journal, root)
+            times = job.verify()
+            job.apply()
+            code = job.report(times, started)
+            job.save()
+            return code
+    except Exception:  # noqa: BLE001 - any doubt: the engine decides
+        return None

@@ -1,0 +1,310 @@
+"""No-op runs answered from `.buildsys/replay`, end to end through `python -m buildsys`.
+
+Whether a run was replayed or went through the engine is read from Python's
+own import log (`PYTHONPROFILEIMPORTTIME`): a replay never imports
+`buildsys.engine`. Everything else is what a user sees: exit codes, output,
+reports, files. A replay must be indistinguishable from the engine's no-op
+except in speed, and must give way to the engine on any change.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from _cli_helpers import CLI, CLI_TIMEOUT, Spawned, cli_env, render_toml
+from buildsys.masking import is_secret_name
+from conftest import py
+
+# Concatenates the files under each directory (or the file) it is given into its
+# output, upper-cased; records that it ran. argv: COUNTER NAME OUT PATH...
+STEP = """
+counter, name, out = sys.argv[1:4]
+files = []
+for path in sys.argv[4:]:
+    if os.path.isdir(path):
+        files += sorted(os.path.join(d, f) for d, _, names in os.walk(path) for f in names)
+    else:
+        files.append(path)
+data = "".join(open(p).read() for p in files)
+os.makedirs(os.path.dirname(out), exist_ok=True)
+with open(out, "w") as fh:
+    fh.write(data.upper())
+with open(counter, "a") as fh:
+    fh.write(name + "\\n")
+print(f"built {name}", flush=True)
+"""
+
+LONG_AGO_NS = 1_000_000_000_000_000_000  # 2001: far outside any racy window
+
+
+class Project:
+    def __init__(self, root: Path, counter: Path) -> None:
+        self.root = root
+        self.counter = counter
+        self.report = root.parent / "report.json"
+        self.env = {k: v for k, v in cli_env().items() if not is_secret_name(k)}
+        self.env["PYTHONPROFILEIMPORTTIME"] = "1"
+        self.args = ["build", "--progress", "plain", "--report-json", str(self.report)]
+        for rel, text in (("src/a/one.txt", "one\n"), ("src/a/two.txt", "two\n")):
+            self.write(rel, text)
+        self.write("src/b/three.txt", "three\n")
+        self.builds = {
+            "a": self.step("a", "out/a.txt", ["src/a/*.txt"], "src/a"),
+            "b": {
+                **self.step("b", "out/b.txt", ["src/b/**", "out/a.txt"], "src/b", "out/a.txt"),
+                "depends-on": ["a"],
+            },
+        }
+        self.configure()
+
+    def step(self, name: str, out: str, inputs: list[str], *read: str) -> dict[str, Any]:
+        return {
+            "platform": "command",
+            "command": py(STEP, self.counter, name, out, *read),
+            "inputs": inputs,
+            "outputs": [out],
+        }
+
+    def configure(self, **run: Any) -> None:
+        (self.root / "builds.toml").write_text(render_toml(self.builds, run=run or None))
+
+    def write(self, rel: str, text: str) -> Path:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return path
+
+    def runs(self) -> list[str]:
+        return self.counter.read_text().split() if self.counter.exists() else []
+
+    def build(self, *extra: str, env: dict[str, str] | None = None, rc: int = 0) -> Run:
+        self.report.unlink(missing_ok=True)
+        before = len(self.runs())
+        proc = subprocess.run(
+            [*CLI, *self.args, *extra],
+            cwd=self.root,
+            env={**self.env, **(env or {})},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=CLI_TIMEOUT,
+            check=False,
+        )
+        assert proc.returncode == rc, proc
+        report = json.loads(self.report.read_text()) if self.report.exists() else {}
+        return Run(proc, report, self.runs()[before:])
+
+    def backdate(self) -> None:
+        """Every input, output and directory last modified long ago: nothing is racy."""
+        for path in [self.root / "src", self.root / "out", *self.root.glob("src/**/*")]:
+            os.utime(path, ns=(LONG_AGO_NS, LONG_AGO_NS))
+        for path in (self.root / "out").iterdir():
+            os.utime(path, ns=(LONG_AGO_NS, LONG_AGO_NS))
+
+    @property
+    def journal(self) -> Path:
+        return self.root / ".buildsys" / "replay"
+
+
+class Run:
+    def __init__(
+        self, proc: subprocess.CompletedProcess[str], report: dict[str, Any], ran: list[str]
+    ) -> None:
+        self.out = proc.stdout
+        self.err = proc.stderr
+        self.report = report
+        self.ran = ran
+        imported = re.findall(r"\|\s+(\S+)$", proc.stderr, re.MULTILINE)
+        assert imported, "PYTHONPROFILEIMPORTTIME printed nothing"
+        self.replayed = "buildsys.engine" not in imported
+
+    @property
+    def statuses(self) -> dict[str, str]:
+        return {r["name"]: r["status"] for r in self.report["results"]}
+
+
+@pytest.fixture
+def proj(tmp_path: Path) -> Project:
+    return Project(tmp_path / "proj", tmp_path / "runs.txt")
+
+
+def _timeless_output(text: str) -> str:
+    """Durations as T; column padding (which follows the durations' widths) as one space."""
+    return re.sub(r" +", " ", re.sub(r"\b\d+(\.\d+)?(ms|s)\b", "T", text))
+
+
+def _timeless_report(report: dict[str, Any]) -> dict[str, Any]:
+    volatile = {"duration", "started_at", "finished_at"}
+    return {
+        **report,
+        "total_duration": None,
+        "results": [{k: v for k, v in r.items() if k not in volatile} for r in report["results"]],
+    }
+
+
+def test_noop_is_replayed_exactly_as_the_engine_reports_it(proj: Project) -> None:
+    cold = proj.build()
+    assert not cold.replayed
+    assert cold.statuses == {"a": "succeeded", "b": "succeeded"}
+    assert proj.journal.exists()
+
+    replayed = proj.build()
+    assert replayed.replayed
+    assert replayed.statuses == {"a": "cached", "b": "cached"}
+    assert replayed.ran == []
+
+    proj.journal.unlink()  # the same no-op through the engine
+    engine = proj.build()
+    assert not engine.replayed
+    assert _timeless_output(replayed.out) == _timeless_output(engine.out)
+    assert _timeless_report(replayed.report) == _timeless_report(engine.report)
+    assert replayed.err.count("buildsys:") == engine.err.count("buildsys:") == 0
+
+
+def test_first_noop_after_a_cold_build_keeps_each_log_as_serving_does(proj: Project) -> None:
+    proj.build()
+    logs = proj.root / ".buildsys" / "logs"
+    original = (logs / "a.log").read_text()
+    assert "built a" in original
+
+    assert proj.build().replayed
+    assert (logs / "a.cached.log").read_text() == original
+    note = (logs / "a.log").read_text()
+    assert note.startswith("buildsys: served from the cache (key ")
+    assert note.endswith(f"restored 0 file(s). The original run's log: {logs / 'a.cached.log'}\n")
+
+
+def test_a_replay_that_only_confirms_rewrites_nothing(proj: Project) -> None:
+    proj.build()
+    proj.backdate()  # stats differ from the journal: the next replay hashes, then trusts
+    assert proj.build().replayed
+    before = proj.journal.stat()
+    again = proj.build()
+    assert again.replayed
+    after = proj.journal.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
+def test_touched_inputs_are_still_replayed(proj: Project) -> None:
+    proj.build()
+    for path in (proj.root / "src").rglob("*.txt"):
+        os.utime(path)
+    run = proj.build()
+    assert run.replayed
+    assert run.statuses == {"a": "cached", "b": "cached"}
+
+
+def _edit_same_size_and_mtime(proj: Project) -> None:
+    path = proj.root / "src/a/one.txt"
+    st = path.stat()
+    path.write_text("ONE\n")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+BOTH = {"a": "succeeded", "b": "succeeded"}  # b reads a's output
+CHANGES = {
+    "input content, same size and mtime": (_edit_same_size_and_mtime, BOTH),
+    "new input file": (lambda p: p.write("src/a/new.txt", "new\n"), BOTH),
+    "input file removed": (lambda p: (p.root / "src/a/two.txt").unlink(), BOTH),
+    "file in a matched subdirectory": (
+        lambda p: p.write("src/b/x/y.txt", "y\n"),
+        {"b": "succeeded"},
+    ),
+    "output deleted": (lambda p: (p.root / "out/a.txt").unlink(), {"a": "cached"}),
+    "output edited": (lambda p: p.write("out/b.txt", "tampered\n"), {"b": "cached"}),
+    "output mode": (lambda p: (p.root / "out/a.txt").chmod(0o600), {"a": "cached"}),
+    "builds.toml": (lambda p: p.configure(**{"max-concurrency": 1}), {"a": "cached"}),
+    "cache emptied": (
+        lambda p: subprocess.run([*CLI, "cache", "clean"], cwd=p.root, env=p.env, check=True),
+        BOTH,
+    ),
+    "log deleted": (lambda p: (p.root / ".buildsys/logs/a.log").unlink(), {"a": "cached"}),
+}
+
+
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_any_change_goes_to_the_engine(proj: Project, change: str) -> None:
+    proj.build()
+    proj.backdate()
+    assert proj.build().replayed
+    make_change, expected = CHANGES[change]
+    make_change(proj)
+    run = proj.build()
+    assert not run.replayed
+    for name, status in expected.items():
+        assert run.statuses[name] == status
+    assert sorted(run.ran) == sorted(n for n, s in expected.items() if s == "succeeded")
+    assert (proj.root / "out/a.txt").read_text() == "".join(
+        (proj.root / "src/a" / f).read_text() for f in sorted(os.listdir(proj.root / "src/a"))
+    ).upper()
+    assert (proj.root / "out/a.txt").stat().st_mode & 0o777 != 0o600
+    # ...which records the new state: the run after is replayed again.
+    assert proj.build().replayed
+
+
+def test_key_env_value_change_goes_to_the_engine(proj: Project) -> None:
+    proj.builds["a"]["key-env"] = ["FLAVOUR"]
+    proj.configure()
+    proj.build(env={"FLAVOUR": "mild"})
+    assert proj.build(env={"FLAVOUR": "mild"}).replayed
+    run = proj.build(env={"FLAVOUR": "hot"})
+    assert not run.replayed
+    assert run.ran == ["a", "b"]  # b is keyed on a's key
+
+
+def test_another_command_line_goes_to_the_engine(proj: Project) -> None:
+    proj.build()
+    run = proj.build("-j", "1")
+    assert not run.replayed
+    assert run.statuses == {"a": "cached", "b": "cached"}
+
+
+@pytest.mark.parametrize(
+    ("why", "extra", "env", "configure"),
+    [
+        ("a secret in the environment", (), {"DEPLOY_TOKEN": "s3cr3t-value"}, None),
+        ("a JUnit file", ("--junit-xml", "junit.xml"), {}, None),
+        ("a build skipped for its host", (), {}, {"c": {"requires-os": ["windows"]}}),
+        ("a build without inputs", (), {}, {"c": {"inputs": None}}),
+    ],
+)
+def test_runs_a_replay_could_not_reproduce_are_not_recorded(
+    proj: Project, why: str, extra: tuple[str, ...], env: dict[str, str], configure: Any
+) -> None:
+    if configure:
+        c = proj.step("c", "out/c.txt", ["src/a/*.txt"], "src/a")
+        c.update(configure["c"])
+        proj.builds["c"] = {k: v for k, v in c.items() if v is not None}
+        proj.configure()
+    proj.build(*extra, env=env)
+    assert not proj.journal.exists(), why
+    assert not proj.build(*extra, env=env).replayed
+
+
+def test_a_run_holding_the_lock_makes_the_replay_wait_through_the_engine(
+    proj: Project, tmp_path: Path
+) -> None:
+    proj.build()
+    fd = os.open(proj.root / ".buildsys" / "lock", os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        spawned = Spawned([*proj.args], proj.root, proj.env, tmp_path / "out")
+        deadline = time.monotonic() + CLI_TIMEOUT
+        while "waiting for it to finish" not in spawned.err_path.read_text():
+            assert spawned.proc.poll() is None, spawned.err_path.read_text()
+            assert time.monotonic() < deadline, "the second run never said it waits"
+            time.sleep(0.02)
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    assert spawned.proc.wait(CLI_TIMEOUT) == 0
+    assert "buildsys.engine" in spawned.err_path.read_text()
