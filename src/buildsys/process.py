@@ -384,11 +384,11 @@ def _inherited_fds() -> list[int] | None:
 
 
 # The first spawn decides: the close actions posix_spawn needs, or None for Popen only.
-_SPAWN_ACTIONS: list[list[tuple[int, ...]] | None] = []
+_SPAWN_ACTIONS: list[list[tuple[int | str, ...]] | None] = []
 _DEVNULL_ACTION = (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)
 
 
-def _spawn_actions() -> list[tuple[int, ...]] | None:
+def _spawn_actions() -> list[tuple[int | str, ...]] | None:
     if not _SPAWN_ACTIONS:
         inherited = _inherited_fds() if sys.platform == "linux" else None
         _SPAWN_ACTIONS.append(
