@@ -502,3 +502,45 @@ def test_results_are_in_job_order_with_lookup(logs):
     assert result["a"].name == "a"
     with pytest.raises(KeyError):
         result["missing"]
+
+
+def test_observer_callbacks_never_overlap_and_workers_run_jobs_back_to_back(logs):
+    """Workers record their own results and start the next ready job themselves,
+    so callbacks come from several threads: never two at once, and every job's
+    `started` precedes its `finished`."""
+    inside = []
+    overlaps = []
+    events = []
+    threads = set()
+
+    class Watcher:
+        def _enter(self, what, name):
+            inside.append(1)
+            if len(inside) > 1:
+                overlaps.append((what, name))
+            threads.add(threading.get_ident())
+            events.append((what, name))
+            inside.pop()
+
+        def started(self, job, attempt, ctx):
+            self._enter("started", job.name)
+
+        def finished(self, result):
+            self._enter("finished", result.name)
+
+        def output(self, name, line):
+            pass
+
+    names = [f"j{i:02d}" for i in range(40)]
+
+    def fn(name):
+        buildsys.current_context().run(py("pass"))
+
+    result = ParallelExecutor(max_concurrency=4, log_dir=logs, observer=Watcher()).execute(
+        names, fn
+    )
+    assert [r.status for r in result.results] == [Status.SUCCEEDED] * len(names)
+    assert overlaps == []
+    for name in names:
+        assert events.index(("started", name)) < events.index(("finished", name))
+    assert len(threads) > 1, "workers should record results themselves"

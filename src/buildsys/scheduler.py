@@ -8,11 +8,14 @@ small pool), so with `-j2` and jobs of 3 s, 1 s, 1 s, 1 s the three short ones
 share the second slot while the long one runs: no batches, no waiting for a
 round.
 
-Only the thread that called `execute()` changes scheduling state. Workers and
-`cancel()` talk to it through one queue; it wakes on a message or on the
-nearest deadline. At a job's deadline its `Control` is stopped, which kills the
-processes started through `ctx.run` (SIGTERM, kill grace, SIGKILL) and sets
-`ctx.cancelled` for Python code. A worker that still has not returned some
+Scheduling state changes only under one lock. A worker that finishes a job
+records its result and, if a slot and a ready job allow, starts that job
+itself: no hand-off to another thread between one short build and the next,
+which on a run of thousands of short commands was half the cost of each. The
+thread that called `execute()` starts the first jobs, applies `cancel()`, and
+wakes on the nearest deadline. At a job's deadline its `Control` is stopped,
+which kills the processes started through `ctx.run` (SIGTERM, kill grace,
+SIGKILL) and sets `ctx.cancelled` for Python code. A worker that still has not returned some
 seconds later is abandoned and reported `timed_out` (or `cancelled`): its slot
 is freed, a fresh worker takes its place, and `execute()` does not wait for
 it. That is why workers are daemon threads and not a `ThreadPoolExecutor`,
@@ -29,6 +32,7 @@ serialisable `Job` values, so a distributed executor can stand in later.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import heapq
 import os
@@ -79,7 +83,8 @@ class Job:
 
 
 class Observer(Protocol):
-    """Callbacks the executor makes from its scheduling thread (output: from workers)."""
+    """Callbacks the executor makes holding its scheduling lock, so one at a time
+    (from the calling thread or a worker); `output` comes from workers, unlocked."""
 
     def started(self, job: Job, attempt: int, ctx: BuildContext) -> None: ...
 
@@ -113,6 +118,7 @@ class _Attempt:
     job: Job
     number: int
     ctx: BuildContext
+    sink: OutputSink
     started: float
     started_at: datetime
     deadline: float | None
@@ -282,8 +288,11 @@ class _Run:
     ) -> None:
         self.ex = executor
         self.fn = fn
-        # Workers and cancel() talk to the scheduling thread only through this queue.
+        # Scheduling state is changed only with this held (see the module docstring).
+        self.lock = threading.Lock()
+        # Wakes the calling thread: a cancel, or the last running job finished.
         self.inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self.closed = False
         self.pool = _WorkerPool()
         self.cancel_reason: str | None = None
         self.killing = False
@@ -340,14 +349,21 @@ class _Run:
     def loop(self) -> ExecutionResult:
         try:
             while True:
-                self._apply_cancel()
-                self._start_ready()
-                if not self.running:
-                    if self.ready and not self.cancel_reason:
-                        continue
-                    break
-                self._wait_and_handle()
+                with self.lock:
+                    self._apply_cancel()
+                    self._start_ready()
+                    if not self.running and not (self.ready and not self.cancel_reason):
+                        self.closed = True
+                        break
+                    wake_at = [
+                        t for t in map(_Attempt.next_wake, self.running.values()) if t is not None
+                    ]
+                self._wait(min(wake_at) if wake_at else None)
+                with self.lock:
+                    self._check_deadlines()
         finally:
+            with self.lock:
+                self.closed = True
             self.pool.close()
             _proctree.reap_orphans()
         self._settle_leftovers()
@@ -373,27 +389,15 @@ class _Run:
                     self._unstarted(prog.job, status, reason or "its dependencies never completed"),
                 )
 
-    def _wait_and_handle(self) -> None:
-        now = time.monotonic()
-        wake_at = [t for t in map(_Attempt.next_wake, self.running.values()) if t is not None]
-        timeout = max(0.0, min(wake_at) - now) if wake_at else None
-        try:
-            messages = [self.inbox.get(timeout=timeout)]
-        except queue.Empty:
-            messages = [_WAKE]
-        # Take everything already waiting: one wake-up for several finished builds.
-        while True:
-            try:
-                messages.append(self.inbox.get_nowait())
-            except queue.Empty:
-                break
-        for message in messages:
-            if isinstance(message, tuple):
-                attempt, outcome = message
-                assert isinstance(attempt, _Attempt)
-                if self.running.get(attempt.job.name) is attempt:
-                    self._finish(attempt, outcome)
-        self._check_deadlines()
+    def _wait(self, until: float | None) -> None:
+        """Sleep until `until`, or until woken (a cancel, the last job done, a new deadline)."""
+        timeout = None if until is None else max(0.0, until - time.monotonic())
+        with contextlib.suppress(queue.Empty):
+            self.inbox.get(timeout=timeout)
+        # One wake-up for everything already waiting.
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self.inbox.get_nowait()
 
     def _check_deadlines(self) -> None:
         now = time.monotonic()
@@ -408,7 +412,9 @@ class _Run:
                 attempt.abandon_at = now + self.ex.kill_grace + ABANDON_SLACK
             elif attempt.abandon_at is not None and now >= attempt.abandon_at:
                 # The worker ignored the stop: report it and stop waiting for it.
-                self._finish(attempt, ("abandoned", None))
+                retry = self._finish(attempt, ("abandoned", None))
+                if retry is not None:
+                    self._launch(retry)
 
     def _apply_cancel(self) -> None:
         reason = self.cancel_reason
@@ -435,15 +441,25 @@ class _Run:
             if prog.result is None and name not in self.running:
                 self._record(name, self._unstarted(prog.job, Status.CANCELLED, reason))
 
-    def _start_ready(self) -> None:
+    def _start_ready(self, *, keep: bool = False) -> _Attempt | None:
+        """Start ready jobs while slots are free; with `keep`, the first one started is
+        returned for the calling worker to run, the others go to the pool."""
+        kept: _Attempt | None = None
         while self.ready and len(self.running) < self.ex.max_concurrency:
-            if self.cancel_reason is not None:
-                return
+            if self.cancel_reason is not None or self.closed:
+                break
             _, name = heapq.heappop(self.ready)
-            if self.progress[name].result is None:
-                self._start(self.progress[name])
+            if self.progress[name].result is not None:
+                continue
+            attempt = self._start(self.progress[name])
+            if keep and kept is None:
+                kept = attempt
+            else:
+                self._launch(attempt)
+        return kept
 
-    def _start(self, prog: _Progress) -> None:
+    def _start(self, prog: _Progress) -> _Attempt:
+        """Make the job's next attempt running (call `_launch` or run it yourself)."""
         job = prog.job
         prog.attempts += 1
         now = time.monotonic()
@@ -477,35 +493,52 @@ class _Run:
             job=job,
             number=prog.attempts,
             ctx=ctx,
+            sink=sink,
             started=now,
             started_at=_now(),
             deadline=now + timeout if timeout is not None else None,
         )
         self.running[job.name] = attempt
+        if attempt.deadline is not None:
+            self.inbox.put(_WAKE)  # the calling thread may be asleep past this deadline
         if observer is not None:
             observer.started(job, prog.attempts, ctx)
-        worker_context = self.parent_context.copy()
-        self.pool.submit(worker_context.run, self._work, attempt, sink)
+        return attempt
 
-    def _work(self, attempt: _Attempt, sink: OutputSink) -> None:
+    def _launch(self, attempt: _Attempt) -> None:
+        self.pool.submit(self._work_from, attempt)
+
+    def _work_from(self, attempt: _Attempt | None) -> None:
+        """A worker's turn: run the attempt, record it, and run the next ready job, if any."""
+        while attempt is not None:
+            outcome = self.parent_context.copy().run(self._work, attempt)
+            with self.lock:
+                if self.running.get(attempt.job.name) is not attempt:
+                    return  # abandoned: its slot went to another worker
+                retry = self._finish(attempt, outcome)
+                attempt = retry or self._start_ready(keep=True)
+                if not self.running or self.cancel_reason is not None:
+                    self.inbox.put(_WAKE)
+
+    def _work(self, attempt: _Attempt) -> tuple[str, object]:
         _current.set(attempt.ctx)
-        outcome: tuple[str, object]
+        sink = attempt.sink
         try:
             sink.open()
             value = self.fn(attempt.job.name)
-            # Hashing artifacts here keeps it off the scheduling thread.
-            outcome = ("returned", (value, describe(attempt.ctx.artifacts)))
+            # Hashing artifacts here keeps it out of the scheduling lock.
+            return ("returned", (value, describe(attempt.ctx.artifacts)))
         except BaseException as exc:  # noqa: BLE001 - every exception becomes a status
-            outcome = ("raised", exc)
             if not isinstance(exc, BuildFailed):
                 attempt.ctx.log_note("".join(traceback.format_exception(exc)))
+            return ("raised", exc)
         finally:
             sink.close()
-        self.inbox.put((attempt, outcome))
 
     # -- results -------------------------------------------------------------
 
-    def _finish(self, attempt: _Attempt, outcome: tuple[str, object]) -> None:
+    def _finish(self, attempt: _Attempt, outcome: tuple[str, object]) -> _Attempt | None:
+        """Record how the attempt ended; returns the retry it started, if any."""
         del self.running[attempt.job.name]
         prog = self.progress[attempt.job.name]
         kind, value = outcome
@@ -514,9 +547,9 @@ class _Run:
         result = self._classify(attempt, prog, kind, value)
         retryable = result.status in (Status.FAILED, Status.TIMED_OUT)
         if retryable and prog.attempts <= attempt.job.retries and self.cancel_reason is None:
-            self._start(prog)
-            return
+            return self._start(prog)
         self._record(attempt.job.name, result)
+        return None
 
     def _classify(
         self, attempt: _Attempt, prog: _Progress, kind: str, value: object
