@@ -7,9 +7,13 @@ The public API is listed in `__all__`. Names are imported on first use, so that
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
+# Not `from typing import TYPE_CHECKING`: importing typing costs milliseconds on
+# every start, and `buildsys --version` and a replayed no-op need none of it.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .config import BuildConfig, Config, RunSettings, load_config
     from .context import BuildContext, CommandResult, current_context
     from .engine import run

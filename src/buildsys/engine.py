@@ -63,7 +63,7 @@ class RunOptions:
     verbose: bool = False
     stream: TextIO | None = None  # where console output goes (default: stdout)
     # Set by the command line: a run that can be replayed is recorded under it (replay.py).
-    replay_key: str | None = None
+    replay_key: bytes | None = None
 
 
 @attrs.frozen

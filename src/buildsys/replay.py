@@ -32,20 +32,22 @@ no third-party plugin observing runs.
 
 from __future__ import annotations
 
-import contextlib
 import gc
-import hashlib
 import marshal
 import os
 import stat
 import sys
 import time
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
+# Only what every `buildsys build` needs to find out there is nothing to replay:
+# the rest is imported once a journal exists. typing itself costs milliseconds.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from datetime import datetime
+    from pathlib import Path
+    from typing import Any
+
     from .buildcache import BuildCache
     from .engine import Plan, Run
     from .masking import Masker
@@ -71,6 +73,8 @@ def journal_path(root: Path) -> Path:
 
 
 def _hash_value(value: str | None) -> str:
+    import hashlib
+
     if value is None:
         return "unset"
     return hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()[:32]
@@ -96,45 +100,55 @@ def config_file(argv: Sequence[str]) -> str:
     return found
 
 
-def invocation_key(argv: Sequence[str], config: str, environ: Mapping[str, str]) -> str:
-    """What must be the same for a recorded run to answer this one."""
+def invocation_key(argv: Sequence[str], config: str, environ: Mapping[str, str]) -> bytes:
+    """What must be the same for a recorded run to answer this one.
+
+    Kept whole rather than hashed (builds.toml's bytes included): comparing
+    is cheaper than importing hashlib on every run that has nothing to replay.
+    """
     from . import _version_text
     from .masking import is_secret_name
 
-    h = hashlib.sha256()
-
-    def part(value: object) -> None:
-        data = repr(value).encode("utf-8", "surrogateescape")
-        h.update(len(data).to_bytes(8, "big"))
-        h.update(data)
-
-    part((_VERSION, _version_text(), sys.executable, sys.version, os.uname().machine))
-    part((os.getcwd(), list(argv), config))  # noqa: PTH109
-    try:
-        part(hashlib.sha256(Path(config).read_bytes()).hexdigest())
-    except OSError as exc:
-        part(type(exc).__name__)
     cwd = os.getcwd()  # noqa: PTH109
+    paths: list[tuple[object, ...]] = []
     for entry in sys.path:
         if os.path.abspath(entry or ".") == cwd:  # noqa: PTH100
             # `python -m` puts the working directory first; builds change it all the time.
-            part((entry, "cwd"))
+            paths.append((entry, "cwd"))
             continue
         try:
             st = os.stat(entry or ".")  # noqa: PTH116
-            part((entry, st.st_mtime_ns, st.st_ino))
+            paths.append((entry, st.st_mtime_ns, st.st_ino))
         except OSError:
-            part((entry, None))
-    part([os.isatty(fd) for fd in (0, 1, 2)])
-    part(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
-    part(
-        sorted(
-            (name, _hash_value(value))
-            for name, value in environ.items()
-            if name.startswith("BUILDSYS_") or name in _OUTPUT_VARS or is_secret_name(name)
+            paths.append((entry, None))
+    variables = sorted(
+        # A secret's value is never kept: a run with one set is not recorded anyway.
+        (name, bool(value) if is_secret_name(name) else value)
+        for name, value in environ.items()
+        if name.startswith("BUILDSYS_") or name in _OUTPUT_VARS or is_secret_name(name)
+    )
+    material = repr(
+        (
+            _VERSION,
+            _version_text(),
+            sys.executable,
+            sys.version,
+            os.uname().machine,
+            cwd,
+            list(argv),
+            config,
+            paths,
+            [os.isatty(fd) for fd in (0, 1, 2)],
+            len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+            variables,
         )
     )
-    return h.hexdigest()
+    try:
+        with open(config, "rb") as fh:  # noqa: PTH123
+            content = fh.read()
+    except OSError as exc:
+        content = type(exc).__name__.encode()
+    return material.encode("utf-8", "surrogateescape") + b"\0" + content
 
 
 # -- recording (called by the engine, which has everything imported) ---------
@@ -180,6 +194,9 @@ def record(
     """Write the journal if this run can be replayed; otherwise leave any old one alone."""
     if cache is None or _unreplayable(run, plan, result, masker, cache) is not None:
         return
+    import contextlib
+    from datetime import UTC, datetime
+
     from ._files import write_atomic
     from .buildcache import cached_result, log_note
     from .graph import dependency_order
@@ -321,6 +338,8 @@ def _log_stat(path: Path) -> tuple[int, int, int] | None:
 
 
 def _digest(path: str) -> str:
+    import hashlib
+
     with open(path, "rb") as fh:  # noqa: PTH123 - os-level on the hot path
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
@@ -366,6 +385,8 @@ class _Replay:
 
     def verify(self) -> list[tuple[datetime, datetime]]:
         """Per build, when its check started and ended; raises `_Stale` on any change."""
+        from datetime import UTC, datetime
+
         from .patterns import PatternSet
 
         root = str(self.root)
@@ -471,12 +492,17 @@ class _Replay:
             return
         from ._files import write_atomic
 
-        with contextlib.suppress(OSError, ValueError):
+        try:
             write_atomic(journal_path(self.root), marshal.dumps(self.journal))
+        except (OSError, ValueError):
+            self.dirty = True  # not saved: the next replay checks by content again
 
 
 def _copy_verified(blob: str, dest: Path) -> None:
     """Copy a log blob beside the new log, checking it against its name (its sha256)."""
+    import hashlib
+    from pathlib import Path
+
     data = Path(blob).read_bytes()
     if hashlib.sha256(data).hexdigest() != Path(blob).name:
         raise _Stale(blob)
@@ -511,6 +537,11 @@ def replay(argv: Sequence[str]) -> int | None:
 
 def _replay(argv: Sequence[str], started: float) -> int | None:
     config = config_file(argv)
+    where = os.path.join(os.path.dirname(os.path.abspath(config)), ".buildsys", "replay")  # noqa: PTH100, PTH118, PTH120
+    if not os.path.exists(where):  # noqa: PTH110 - the common case: return at once
+        return None
+    from pathlib import Path
+
     root = Path(config).absolute().parent
     journal = _load(root)
     if journal is None:
