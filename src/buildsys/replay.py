@@ -251,7 +251,7 @@ def record(
                 "blobs": blobs,
                 "manifest": str(cache.cache.manifest_path(done.parts.key)),
                 "log": str(log_path),
-                "log_stat": _log_stat(log_path),
+                "log_stat": _log_stat(str(log_path)),
                 # A build that ran has its own output in its log: the first
                 # replay does what serving does, keeps it beside a note.
                 "note": None
@@ -326,7 +326,7 @@ def _dirs_unchanged(root: str, listed: list[list[Any]] | None) -> bool:
     return True
 
 
-def _log_stat(path: Path) -> tuple[int, int, int] | None:
+def _log_stat(path: str) -> tuple[int, int, int] | None:
     try:
         st = os.stat(path)  # noqa: PTH116 - os-level on the hot path
     except OSError:
@@ -414,7 +414,7 @@ class _Replay:
                         raise _Stale(blob)
                 except OSError:
                     raise _Stale(blob) from None
-            if build["note"] is None and _log_stat(Path(build["log"])) != build["log_stat"]:
+            if build["note"] is None and _log_stat(build["log"]) != build["log_stat"]:
                 raise _Stale(build["log"])
             times.append((started, datetime.now(UTC)))
         return times
@@ -429,10 +429,11 @@ class _Replay:
             if build["note"] is not None:
                 note, original, blob = build["note"]
                 if blob is not None:
-                    _copy_verified(blob, Path(original))
-                Path(build["log"]).write_text(note)
+                    _copy_verified(blob, original)
+                with open(build["log"], "w", encoding="utf-8") as fh:  # noqa: PTH123
+                    fh.write(note)
                 build["note"] = None
-                build["log_stat"] = _log_stat(Path(build["log"]))
+                build["log_stat"] = _log_stat(build["log"])
                 self.dirty = True
 
     def report(self, times: list[tuple[datetime, datetime]], started: float) -> int:
@@ -452,6 +453,8 @@ class _Replay:
             self._print(results, total)
         path = journal["report_json"]
         if path is not None:
+            from pathlib import Path
+
             from ._files import write_atomic
             from .report.serialize import dumps_report
 
@@ -498,7 +501,7 @@ class _Replay:
             self.dirty = True  # not saved: the next replay checks by content again
 
 
-def _copy_verified(blob: str, dest: Path) -> None:
+def _copy_verified(blob: str, dest: str) -> None:
     """Copy a log blob beside the new log, checking it against its name (its sha256)."""
     import hashlib
     from pathlib import Path
@@ -508,7 +511,7 @@ def _copy_verified(blob: str, dest: Path) -> None:
         raise _Stale(blob)
     from ._files import write_atomic
 
-    write_atomic(dest, data)
+    write_atomic(Path(dest), data)
 
 
 def _load(root: Path) -> dict[str, Any] | None:
@@ -564,5 +567,5 @@ def _replay(argv: Sequence[str], started: float) -> int | None:
             code = job.report(times, started)
             job.save()
             return code
-    except Exception:  # noqa: BLE001 - any doubt: the engine decides
-        return None
+    except (_Stale, OSError, LookupError, TypeError, ValueError, EOFError):
+        return None  # any doubt, or a journal not as expected: the engine decides
