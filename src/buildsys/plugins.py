@@ -84,15 +84,13 @@ class PluginHost:
         return self
 
     def _load_installed(self) -> None:
-        from importlib.metadata import entry_points
+        from ._entrypoints import entry_points, load
 
         all_disabled = "all" in self._disabled
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
-            dist = ep.dist.name if ep.dist is not None else None
-            version = ep.dist.version if ep.dist is not None else "unknown"
-            if all_disabled or ep.name in self._disabled or (dist and dist in self._disabled):
-                self._infos[ep.name] = PluginInfo(
-                    ep.name,
+        for name, value, dist, version in entry_points(ENTRY_POINT_GROUP):
+            if all_disabled or name in self._disabled or (dist and dist in self._disabled):
+                self._infos[name] = PluginInfo(
+                    name,
                     version,
                     dist,
                     builtin=False,
@@ -100,23 +98,23 @@ class PluginHost:
                     error=f"disabled by {DISABLE_VAR}",
                 )
                 continue
-            if ep.name in self._infos:
-                self._fail(ep.name, f"another plugin is already registered as {ep.name!r}")
+            if name in self._infos:
+                self._fail(name, f"another plugin is already registered as {name!r}")
                 continue
             try:
-                plugin = ep.load()
+                plugin = load(value)
             except BaseException as exc:
                 if isinstance(exc, KeyboardInterrupt):
                     raise
-                self._infos[ep.name] = PluginInfo(
-                    ep.name,
+                self._infos[name] = PluginInfo(
+                    name,
                     version,
                     dist,
                     builtin=False,
-                    error=f"failed to import {ep.value!r}: {_describe(exc)}",
+                    error=f"failed to import {value!r}: {_describe(exc)}",
                 )
                 continue
-            self._register(ep.name, plugin, version=version, dist=dist, builtin=False)
+            self._register(name, plugin, version=version, dist=dist, builtin=False)
 
     def _register(
         self, name: str, plugin: object, *, version: str, dist: str | None, builtin: bool
