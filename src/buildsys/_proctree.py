@@ -36,7 +36,7 @@ __all__ = [
     "kill_adopted",
     "reap_orphans",
     "signal_all",
-    "spawn_lock",
+    "spawning",
     "track",
     "untrack",
 ]
@@ -46,9 +46,49 @@ _PROC = "/proc"
 _PR_SET_CHILD_SUBREAPER = 36
 _IS_LINUX = sys.platform.startswith("linux")
 
-# Held while spawning and while reaping, so an orphan reaper never races a
-# `Popen` whose pid is not yet recorded as ours to wait for.
-spawn_lock = threading.Lock()
+
+class _SpawnGate:
+    """Spawns share it; reaping holds it alone.
+
+    An orphan reaper must never run while a command is being started and its
+    pid is not yet recorded as one `subprocess` will wait for; but starts
+    need not wait for each other, and at `-j8` a lock around each one kept
+    workers queueing behind it.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._spawning = 0
+        self._reaping = False
+
+    def __enter__(self) -> None:
+        with self._cond:
+            while self._reaping:
+                self._cond.wait()
+            self._spawning += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._cond:
+            self._spawning -= 1
+            if not self._spawning:
+                self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def alone(self) -> Iterator[None]:
+        with self._cond:
+            while self._reaping or self._spawning:
+                self._cond.wait()
+            self._reaping = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._reaping = False
+                self._cond.notify_all()
+
+
+# `with spawning:` around starting a command and recording its pid with `track`.
+spawning = _SpawnGate()
 _spawned: set[int] = set()
 # Process groups of commands buildsys started, and pids seen carrying a build
 # token: the only orphans reap_orphans() may wait for.
@@ -73,14 +113,13 @@ def enable_subreaper() -> bool:
 
 
 def track(pid: int) -> None:
-    """Record a pid that a `Popen` object owns; call with `spawn_lock` held."""
+    """Record a pid that buildsys itself waits for; call inside `with spawning:`."""
     _spawned.add(pid)
     _build_groups.add(pid)
 
 
 def untrack(pid: int) -> None:
-    with spawn_lock:
-        _spawned.discard(pid)
+    _spawned.discard(pid)  # after the wait: the reaper no longer sees it as a child
 
 
 def _children_of_self() -> list[int]:
@@ -110,7 +149,7 @@ def kill_adopted() -> None:
     if not _IS_LINUX:
         return
     for _ in range(5):
-        with spawn_lock:
+        with spawning.alone():
             strays = [p for p in _children_of_self() if p not in _spawned]
         if not strays:
             return
@@ -136,7 +175,7 @@ def reap_orphans() -> None:
     """Reap exited build orphans that were re-parented to us, one pid at a time."""
     if not _IS_LINUX:
         return
-    with spawn_lock:
+    with spawning.alone():
         for pid in _children_of_self():
             if pid in _spawned:
                 continue
@@ -210,8 +249,7 @@ def find_build_processes(root_pid: int | None, token: str) -> set[int]:
                 found.add(child)
                 stack.append(child)
     found.discard(me)
-    with spawn_lock:
-        _adopted.update(found)
+    _adopted.update(found)  # one call: atomic, and readers iterate over copies
     return found
 
 

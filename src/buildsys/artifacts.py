@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -21,6 +20,8 @@ class Artifact:
 
 
 def _digest(path: Path) -> str:
+    import hashlib  # only when artifacts are described: not on every start
+
     h = hashlib.sha256()
     with path.open("rb") as fh:
         while chunk := fh.read(_CHUNK):
@@ -30,6 +31,8 @@ def _digest(path: Path) -> str:
 
 def _tree(path: Path) -> tuple[int, str]:
     """Total size and a digest over the sorted relative paths and contents of a directory."""
+    import hashlib
+
     h = hashlib.sha256()
     total = 0
     for child in sorted(p for p in path.rglob("*") if p.is_file() and not p.is_symlink()):

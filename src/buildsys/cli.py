@@ -11,7 +11,6 @@ build's processes at once.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
@@ -347,6 +346,8 @@ def _masker_for(config: Any) -> Any:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
+    import json
+
     from .options import unstructure
 
     config, _ = _load(args)
@@ -465,6 +466,8 @@ def _toolchain(plugins: Any, platform: str) -> list[str]:
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
+    import json
+
     from .masking import Masker
     from .plugins import PluginHost
 

@@ -10,7 +10,6 @@ them are raised together as one `ConfigError`.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import os
 import posixpath
@@ -52,6 +51,8 @@ TOP_LEVEL = ("run", "defaults", "builds")
 def did_you_mean(word: str, candidates: Sequence[str]) -> str:
     """' (did you mean 'x'?)' for the closest candidate, or ''."""
     normalised = {c.replace("_", "-").lower(): c for c in candidates}
+    import difflib  # only when there is a mistake to explain
+
     close = difflib.get_close_matches(word.replace("_", "-").lower(), list(normalised), 1, 0.6)
     return f" (did you mean {normalised[close[0]]!r}?)" if close else ""
 

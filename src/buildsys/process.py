@@ -442,7 +442,7 @@ def _popen(
     # posix_spawn cannot change directory (until Python 3.13): only for commands
     # that run where buildsys runs, which is where builds usually run.
     here = cwd is None or os.fspath(cwd) == os.getcwd()  # noqa: PTH109
-    with _proctree.spawn_lock:
+    with _proctree.spawning:
         proc: _Child | subprocess.Popen[bytes] | None = None
         if here and (executable is not None or "/" in argv[0]):
             proc = _spawn(argv, executable or argv[0], env)

@@ -37,11 +37,9 @@ import contextvars
 import heapq
 import os
 import queue
-import tempfile
 import threading
 import time
 import traceback
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -311,7 +309,12 @@ class _Run:
         self.ready: list[tuple[int, str]] = []
         self.running: dict[str, _Attempt] = {}
         self.started_wall = time.monotonic()
-        self.log_dir = executor._log_dir or Path(tempfile.mkdtemp(prefix="buildsys-logs-"))
+        if executor._log_dir is not None:
+            self.log_dir = executor._log_dir
+        else:
+            import tempfile
+
+            self.log_dir = Path(tempfile.mkdtemp(prefix="buildsys-logs-"))
         self.log_dir.mkdir(parents=True, exist_ok=True)
         # One snapshot per run, encoded once: copying os.environ decodes every
         # variable again, and spawning encodes every one.
@@ -485,7 +488,7 @@ class _Run:
             env_overrides=job.env,
             cwd=Path(job.cwd) if job.cwd else None,
             masker=self.ex._masker,
-            token=uuid.uuid4().hex,
+            token=os.urandom(16).hex(),
             attempt=prog.attempts,
         )
         timeout = job.timeout if job.timeout is not None else self.ex.build_timeout
