@@ -3,13 +3,21 @@
 `--version` is answered before anything else is imported: it must be fast and
 must work whatever state the config and the installed plugins are in. A
 `build` that changes nothing is answered by `replay` before the engine loads.
+
+`console()` is the program (the `buildsys` script and `python -m buildsys`):
+once the command is done it runs the `atexit` handlers, flushes, and leaves
+without tearing the interpreter down, which would only free memory the
+operating system frees anyway, and costs about ten milliseconds per run.
+`main()` returns the exit code instead, for calling buildsys in a process.
 """
 
 from __future__ import annotations
 
+import atexit
+import os
 import sys
 
-__all__ = ["main"]
+__all__ = ["console", "main"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,5 +39,23 @@ def main(argv: list[str] | None = None) -> int:
     return cli_main(args)
 
 
+def console() -> None:
+    code: int | str | None
+    try:
+        code = main()
+    except SystemExit as exc:  # argparse's --help and usage errors
+        code = exc.code
+    atexit._run_exitfuncs()
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+        code = 1
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed pipe: nothing left to tell anyone
+        code = code or 1
+    os._exit(code or 0)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()
