@@ -101,6 +101,26 @@ def test_window_edge(tmp_path: Path) -> None:
     assert memo.digest(tmp_path, "a") == "0" * 64  # outside the window: trusted
 
 
+@pytest.mark.parametrize(
+    ("mtime_ns", "racy_after_ns", "trusted_after_ns"),
+    [
+        # Sub-second timestamps: a file system stamped from a clock ticking every few ms.
+        (OLD + 123_456_789, 19_000_000, 20_000_000),
+        # Whole seconds: a file system that may keep only seconds (or FAT's two).
+        (OLD, 1_999_999_999, 2_000_000_000),
+    ],
+)
+def test_window_follows_the_granularity_of_the_timestamp(
+    tmp_path: Path, mtime_ns: int, racy_after_ns: int, trusted_after_ns: int
+) -> None:
+    write(tmp_path / "a", b"x", mtime_ns)
+    memo = StatMemo()
+    _forge(memo, tmp_path, "a", "0" * 64, recorded_ns=mtime_ns + racy_after_ns)
+    assert memo.digest(tmp_path, "a") == sha(b"x")  # racy: hashed again
+    _forge(memo, tmp_path, "a", "0" * 64, recorded_ns=mtime_ns + trusted_after_ns)
+    assert memo.digest(tmp_path, "a") == "0" * 64  # outside the window: trusted
+
+
 def test_touch_costs_one_rehash_then_none(tmp_path: Path, hash_calls: list[int]) -> None:
     f = tmp_path / "src" / "a.py"
     write(f, b"print(1)\n", OLD)

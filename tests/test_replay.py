@@ -183,6 +183,16 @@ def test_first_noop_after_a_cold_build_keeps_each_log_as_serving_does(proj: Proj
     assert note.endswith(f"restored 0 file(s). The original run's log: {logs / 'a.cached.log'}\n")
 
 
+def test_a_log_edited_after_the_cold_build_is_kept_as_it_was_stored(proj: Project) -> None:
+    proj.build()
+    logs = proj.root / ".buildsys" / "logs"
+    original = (logs / "a.log").read_text()
+    (logs / "a.log").write_text("scribbled over\n")
+    assert proj.build().replayed
+    assert (logs / "a.cached.log").read_text() == original
+    assert (logs / "a.log").read_text().startswith("buildsys: served from the cache")
+
+
 def test_a_replay_that_only_confirms_rewrites_nothing(proj: Project) -> None:
     proj.build()
     proj.backdate()  # stats differ from the journal: the next replay hashes, then trusts

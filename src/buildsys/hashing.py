@@ -7,15 +7,16 @@ ctime_ns) seen when its content was last hashed, and trusts that hash while
 those facts are unchanged.
 
 The racy-git rule. A file system stores timestamps with a finite granularity
-(a kernel clock tick, or whole seconds on some file systems, and NFS servers
-keep their own clocks), so a file written again within the same tick as the
-moment it was hashed can keep its size and mtime and look unchanged. Each memo
-entry therefore records when it was made (taken *before* the file is read); an
-entry whose mtime lies within `racy_window_ns` (2 s by default, generous for
-every common file system) of that moment is never trusted: the file is hashed
-again. If the content turns out the same, the entry is re-recorded, and once
-the file's mtime is older than the window the entry becomes trustworthy, so a
-`touch` costs one re-hash on the next run and nothing afterwards.
+(a kernel clock tick, or whole seconds on some file systems), so a file written
+again within the same tick as the moment it was hashed can keep its size and
+mtime and look unchanged. Each memo entry therefore records when it was made
+(taken *before* the file is read); an entry whose mtime lies within the racy
+window of that moment is never trusted: the file is hashed again. The window
+follows the file system's granularity (`_racy`: 20 ms where timestamps have a
+sub-second part, 2 s where they are whole seconds). If the content turns out
+the same, the entry is re-recorded, and once the file's mtime is older than
+the window the entry becomes trustworthy, so a `touch` costs one re-hash on
+the next run and nothing afterwards.
 
 The stat facts are taken with `fstat` on the descriptor that is hashed, before
 reading: a write during hashing then changes the mtime and ctime and the next
@@ -50,11 +51,10 @@ from pathlib import Path
 
 import attrs
 
+from . import _racy
 from .patterns import PatternSet
 
-__all__ = ["DEFAULT_RACY_WINDOW_NS", "StatMemo", "combine", "hash_inputs"]
-
-DEFAULT_RACY_WINDOW_NS = 2_000_000_000
+__all__ = ["StatMemo", "combine", "hash_inputs"]
 _HEADER = "buildsys-statmemo 1"
 _CHUNK = 1024 * 1024
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -128,7 +128,7 @@ class StatMemo:
         self,
         path: Path | None = None,
         *,
-        racy_window_ns: int = DEFAULT_RACY_WINDOW_NS,
+        racy_window_ns: int | None = None,
     ) -> None:
         self.path = path
         self.racy_window_ns = racy_window_ns
@@ -138,7 +138,7 @@ class StatMemo:
         self._dirty = False
 
     @classmethod
-    def load(cls, path: Path, *, racy_window_ns: int = DEFAULT_RACY_WINDOW_NS) -> StatMemo:
+    def load(cls, path: Path, *, racy_window_ns: int | None = None) -> StatMemo:
         """The memo saved at `path`; empty if it is missing, unreadable or damaged."""
         memo = cls(path, racy_window_ns=racy_window_ns)
         try:
@@ -178,8 +178,13 @@ class StatMemo:
             and entry.ino == st.st_ino
             and entry.ctime_ns == st.st_ctime_ns
             # the racy-git rule: modified within the granularity of the recording
-            and entry.mtime_ns + self.racy_window_ns <= entry.recorded_ns
+            and entry.mtime_ns + self._window(entry.mtime_ns) <= entry.recorded_ns
         )
+
+    def _window(self, mtime_ns: int) -> int:
+        if self.racy_window_ns is not None:
+            return self.racy_window_ns
+        return _racy.racy_window_ns(mtime_ns)
 
     def digest(self, root: Path, rel: str) -> str:
         """sha256 hex of the file `root/rel`; a symlink's of its link text.

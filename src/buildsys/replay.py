@@ -15,8 +15,8 @@ builds.toml bytes, interpreter, installed distributions (the stat of every
 answered by `replay`, which imports neither the engine nor plugins nor
 attrs. Per build it globs the patterns again (a file added or removed
 changes the set), checks each input and output against its recorded stat,
-hashing the file when the stat differs or is racy (the rule of
-`hashing.StatMemo`) and comparing digests, checks that the cache entry and
+hashing the file when the stat differs or is racy (`_racy`, as the stat
+memo does) and comparing digests, checks that the cache entry and
 its blobs are still there, and then reports exactly what the engine's own
 no-op would: the same progress lines and the same JSON report, with `cached`
 statuses and fresh times. Any difference, any doubt, or an error of any kind
@@ -39,6 +39,8 @@ import stat
 import sys
 import time
 
+from ._racy import racy_window_ns
+
 # Only what every `buildsys build` needs to find out there is nothing to replay:
 # the rest is imported once a journal exists. typing itself costs milliseconds.
 TYPE_CHECKING = False
@@ -56,7 +58,6 @@ if TYPE_CHECKING:
 __all__ = ["invocation_key", "journal_path", "record", "replay"]
 
 _VERSION = 1
-_RACY_WINDOW_NS = 2_000_000_000  # as hashing.DEFAULT_RACY_WINDOW_NS
 # Hooks a third-party plugin may implement without making a run unreplayable:
 # neither is called when every build comes from the cache.
 _SILENT_HOOKS = {"buildsys_register_platforms", "buildsys_error_suggestions"}
@@ -260,6 +261,8 @@ def record(
                     log_note(done.parts.key, 0, original if log_blob else None),
                     str(original),
                     str(cache.cache.blob_path(log_blob)) if log_blob else None,
+                    # The log is still what was stored: moving it is the copy.
+                    log_blob is not None and _same_content(log_path, log_blob),
                 ),
                 "result": entry_of(served),
             }
@@ -320,10 +323,20 @@ def _dirs_unchanged(root: str, listed: list[list[Any]] | None) -> bool:
             st.st_mtime_ns != mtime_ns
             or st.st_ino != ino
             or st.st_ctime_ns != ctime_ns
-            or mtime_ns + _RACY_WINDOW_NS > recorded_ns
+            or mtime_ns + racy_window_ns(mtime_ns) > recorded_ns
         ):
             return False
     return True
+
+
+def _same_content(path: Path, sha256: str) -> bool:
+    import hashlib
+
+    try:
+        with path.open("rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest() == sha256
+    except OSError:
+        return False
 
 
 def _log_stat(path: str) -> tuple[int, int, int] | None:
@@ -337,11 +350,21 @@ def _log_stat(path: str) -> tuple[int, int, int] | None:
 # -- replaying ------------------------------------------------------------------
 
 
-def _digest(path: str) -> str:
+def _digest(path: str, size: int) -> str:
+    """sha256 of the file, read in one call when it is no bigger than its stat said."""
     import hashlib
 
-    with open(path, "rb") as fh:  # noqa: PTH123 - os-level on the hot path
-        return hashlib.file_digest(fh, "sha256").hexdigest()
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        data = os.read(fd, size + 1)
+        if len(data) <= size:
+            return hashlib.sha256(data).hexdigest()
+        h = hashlib.sha256(data)  # it grew: read the rest
+        while chunk := os.read(fd, 1 << 20):
+            h.update(chunk)
+        return h.hexdigest()
+    finally:
+        os.close(fd)
 
 
 def _fresh(path: str, entry: list[Any], mode: int | None) -> bool:
@@ -360,12 +383,12 @@ def _fresh(path: str, entry: list[Any], mode: int | None) -> bool:
         st.st_mtime_ns == mtime_ns
         and st.st_ino == ino
         and st.st_ctime_ns == ctime_ns
-        and mtime_ns + _RACY_WINDOW_NS <= recorded_ns
+        and mtime_ns + racy_window_ns(mtime_ns) <= recorded_ns
     ):
         return False
     recorded = time.time_ns()  # before reading, as the stat memo does
     try:
-        if _digest(path) != digest:
+        if _digest(path, st.st_size) != digest:
             raise _Stale(path)
         after = os.lstat(path)
     except OSError:
@@ -421,20 +444,17 @@ class _Replay:
 
     def apply(self) -> None:
         """What serving does besides reporting: mark entries used, keep original logs."""
+        noted = []
         for build in self.journal["builds"]:
             try:
                 os.utime(build["manifest"])  # least recently used is by manifest mtime
             except OSError:
                 raise _Stale(build["manifest"]) from None
             if build["note"] is not None:
-                note, original, blob = build["note"]
-                if blob is not None:
-                    _copy_verified(blob, original)
-                with open(build["log"], "w", encoding="utf-8") as fh:  # noqa: PTH123
-                    fh.write(note)
-                build["note"] = None
-                build["log_stat"] = _log_stat(build["log"])
-                self.dirty = True
+                noted.append(build)
+        if noted:
+            self.dirty = True
+            _keep_logs(noted)
 
     def report(self, times: list[tuple[datetime, datetime]], started: float) -> int:
         journal = self.journal
@@ -501,17 +521,33 @@ class _Replay:
             self.dirty = True  # not saved: the next replay checks by content again
 
 
+def _keep_logs(builds: list[dict[str, Any]]) -> None:
+    """Keep each build's original log beside a note, as serving from the cache does."""
+    for build in builds:
+        note, original, blob, movable = build["note"]
+        if movable and _log_stat(build["log"]) == build["log_stat"]:
+            os.replace(build["log"], original)  # noqa: PTH105 - the log is still what was stored
+        elif blob is not None:
+            _copy_verified(blob, original)
+        with open(build["log"], "w", encoding="utf-8") as fh:  # noqa: PTH123
+            fh.write(note)
+        build["note"] = None
+        build["log_stat"] = _log_stat(build["log"])
+
+
 def _copy_verified(blob: str, dest: str) -> None:
     """Copy a log blob beside the new log, checking it against its name (its sha256)."""
     import hashlib
-    from pathlib import Path
 
-    data = Path(blob).read_bytes()
-    if hashlib.sha256(data).hexdigest() != Path(blob).name:
+    with open(blob, "rb") as fh:  # noqa: PTH123
+        data = fh.read()
+    if hashlib.sha256(data).hexdigest() != os.path.basename(blob):  # noqa: PTH119
         raise _Stale(blob)
-    from ._files import write_atomic
-
-    write_atomic(Path(dest), data)
+    # The project lock is held: no other buildsys writes here meanwhile.
+    partial = f"{dest}.{os.getpid()}.partial"
+    with open(partial, "wb") as fh:  # noqa: PTH123
+        fh.write(data)
+    os.replace(partial, dest)  # noqa: PTH105
 
 
 def _load(root: Path) -> dict[str, Any] | None:
