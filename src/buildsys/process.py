@@ -21,18 +21,20 @@ import os
 import select
 import shutil
 import signal
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 import attrs
 
 from . import _proctree
 from .masking import Masker, StreamMasker
+
+if TYPE_CHECKING:
+    import subprocess
 
 __all__ = [
     "DISPLAY_LINE_LIMIT",
@@ -447,6 +449,8 @@ def _popen(
         if here and (executable is not None or "/" in argv[0]):
             proc = _spawn(argv, executable or argv[0], env)
         if proc is None:
+            import subprocess  # only where posix_spawn cannot do it
+
             proc = subprocess.Popen(
                 list(argv),
                 executable=executable,
