@@ -8,6 +8,7 @@ must work whatever state the config and the installed plugins are in. A
 once the command is done it runs the `atexit` handlers, flushes, and leaves
 without tearing the interpreter down, which would only free memory the
 operating system frees anyway, and costs about ten milliseconds per run.
+(Nor does it wait for non-daemon threads a plugin may have left running.)
 `main()` returns the exit code instead, for calling buildsys in a process.
 """
 

@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from .buildcache import BuildCache
     from .engine import Plan, Run
     from .masking import Masker
-    from .results import BuildResult, ExecutionResult
+    from .results import ExecutionResult
 
 __all__ = ["invocation_key", "journal_path", "record", "replay"]
 
@@ -209,13 +209,7 @@ def record(
     log_dir = root / ".buildsys" / "logs"
     now = datetime.now(UTC)
     builds: list[dict[str, Any]] = []
-    keys: list[str] = []
-
-    def entry_of(served: BuildResult) -> list[Any]:
-        data = result_to_dict(served, masker)
-        keys[:] = list(data)
-        return list(data.values())
-
+    keys: list[str] = []  # of a report entry: each build's "result" holds its values
     for spec in plan.specs:
         done = cache.done[spec.name]
         inputs: list[list[Any]] = []
@@ -239,7 +233,10 @@ def record(
         listed = _listed_dirs(root, spec.inputs or (), [entry[0] for entry in inputs])
         log_path = log_dir / f"{spec.name}.log"
         original = log_dir / f"{spec.name}.cached.log"
-        served = cached_result(root, spec, done.parts.key, done.manifest, log_path, now)
+        reported = result_to_dict(
+            cached_result(root, spec, done.parts.key, done.manifest, log_path, now), masker
+        )
+        keys = list(reported)
         log_blob = done.manifest.log_blob
         builds.append(
             {
@@ -264,7 +261,7 @@ def record(
                     # The log is still what was stored: moving it is the copy.
                     log_blob is not None and _same_content(log_path, log_blob),
                 ),
-                "result": entry_of(served),
+                "result": list(reported.values()),
             }
         )
     order = {s.name: i for i, s in enumerate(plan.specs)}
@@ -282,7 +279,6 @@ def record(
         "finish_order": [order[s.name] for s in dependency_order(plan.specs)],
         "builds": builds,
         "report": report,
-        # Each build's "result" holds the values of its report entry, in this order.
         "result_keys": keys,
     }
     with contextlib.suppress(OSError, ValueError):  # only the next no-op would be slower
