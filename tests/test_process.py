@@ -344,6 +344,30 @@ print(repr(sys.stdin.read()), os.path.samestat(st, os.stat(os.devnull)))
     assert results[0].output_tail == ("'' True",)
 
 
+@pytest.mark.parametrize("where", ["here", "elsewhere"])  # posix_spawn, and Popen for a cwd
+def test_descriptors_the_caller_made_inheritable_do_not_reach_commands(logs, tmp_path, where):
+    """As Popen(close_fds=True): a pipe a parent waits on must not reach a build's daemons."""
+    read_end, write_end = os.pipe()
+    os.set_inheritable(write_end, True)
+    script = """
+print(sorted(int(fd) for fd in os.listdir("/proc/self/fd") if int(fd) > 2))
+"""
+    results = []
+
+    def fn(name):
+        cwd = None if where == "here" else tmp_path
+        results.append(buildsys.current_context().run(py(script), cwd=cwd))
+
+    try:
+        r = ParallelExecutor(log_dir=logs).execute(["b"], fn)["b"]
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    assert r.status is Status.SUCCEEDED, r.errors
+    (line,) = results[0].output_tail
+    assert str(write_end) not in line.strip("[]").split(", ")
+
+
 def test_stderr_is_merged_into_the_log(logs):
     script = """
 print("to stdout", flush=True)

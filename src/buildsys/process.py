@@ -385,20 +385,23 @@ def _inherited_fds() -> list[int] | None:
     return inherited
 
 
-# The first spawn decides: the close actions posix_spawn needs, or None for Popen only.
-_SPAWN_ACTIONS: list[list[tuple[int | str, ...]] | None] = []
+# Set when this C library cannot start a session with posix_spawn: Popen only.
+_NO_SPAWN: list[bool] = []
 _DEVNULL_ACTION = (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)
 
 
 def _spawn_actions() -> list[tuple[int | str, ...]] | None:
-    if not _SPAWN_ACTIONS:
-        inherited = _inherited_fds() if sys.platform == "linux" else None
-        _SPAWN_ACTIONS.append(
-            None
-            if inherited is None
-            else [_DEVNULL_ACTION, *((os.POSIX_SPAWN_CLOSE, fd) for fd in inherited)]
-        )
-    return _SPAWN_ACTIONS[0]
+    """stdin from /dev/null and every inherited descriptor closed, or None for Popen.
+
+    Listed again for every command (a few microseconds): a program using
+    buildsys as a library may make a descriptor inheritable at any time.
+    """
+    if _NO_SPAWN or sys.platform != "linux":
+        return None
+    inherited = _inherited_fds()
+    if inherited is None:
+        return None
+    return [_DEVNULL_ACTION, *((os.POSIX_SPAWN_CLOSE, fd) for fd in inherited)]
 
 
 def _spawn(argv: Sequence[str], executable: str, env: Mapping[bytes, bytes]) -> _Spawned | None:
@@ -426,7 +429,7 @@ def _spawn(argv: Sequence[str], executable: str, env: Mapping[bytes, bytes]) -> 
         )
     except NotImplementedError:  # no POSIX_SPAWN_SETSID in this C library
         os.close(read_fd)
-        _SPAWN_ACTIONS[0] = None
+        _NO_SPAWN.append(True)
         return None
     except BaseException:
         os.close(read_fd)
