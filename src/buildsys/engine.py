@@ -279,14 +279,14 @@ class Run:
 
     def _check_report_paths(self) -> None:
         """A report that cannot be written is a usage error, found before anything runs."""
-        from ._files import check_writable
-
         for option, value in (
             ("--report-json", self.options.report_json),
             ("--junit-xml", self.options.junit_xml),
         ):
             if value is None:
                 continue
+            from ._files import check_writable
+
             try:
                 check_writable(Path(value))
             except OSError as exc:

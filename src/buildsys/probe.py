@@ -7,7 +7,6 @@ timeout, both output streams, never an exception for a missing or hung tool.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Mapping, Sequence
 
 import attrs
@@ -35,6 +34,8 @@ def probe(
     argv: Sequence[str], *, env: Mapping[str, str] | None = None, timeout: float = 30.0
 ) -> Probe:
     """Run `argv` briefly and return what it said; a failure to run is a result, not an error."""
+    import subprocess  # when a plugin checks its toolchain, not when it is imported
+
     try:
         done = subprocess.run(
             list(argv),

@@ -12,8 +12,6 @@ Arguments after `buildsys build web -- ARGS` are passed to the script.
 
 from __future__ import annotations
 
-import difflib
-import json
 import os
 import shutil
 import threading
@@ -92,6 +90,8 @@ def _one_of(allowed: Sequence[str]) -> Callable[[Any], str]:
         if not isinstance(value, str):
             raise TypeError(f"expected a string, one of {', '.join(allowed)}; got {value!r}")
         if value not in allowed:
+            import difflib
+
             close = difflib.get_close_matches(value.lower(), allowed, 1, 0.5)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ValueError(f"{value!r} is not one of {', '.join(allowed)}{hint}")
@@ -211,6 +211,8 @@ def read_package_json(cwd: Path) -> dict[str, Any]:
         raise BuildFailed(
             f"cannot read {path}: {exc}", code="WEB_BAD_PACKAGE_JSON", context={"path": str(path)}
         ) from None
+    import json  # when a web build runs, not on every buildsys start
+
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -231,6 +233,8 @@ def read_package_json(cwd: Path) -> dict[str, Any]:
 
 def missing_script(script: str, scripts: Mapping[str, Any], path: Path) -> BuildFailed:
     names = sorted(scripts)
+    import difflib
+
     close = difflib.get_close_matches(script, names, 1, 0.5)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     available = ", ".join(names) if names else "none"
