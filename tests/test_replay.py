@@ -193,6 +193,18 @@ def test_a_log_edited_after_the_cold_build_is_kept_as_it_was_stored(proj: Projec
     assert (logs / "a.log").read_text().startswith("buildsys: served from the cache")
 
 
+@pytest.mark.parametrize("damage", [b"", b"\x00not marshal data", b"\xe3truncated"])
+def test_a_damaged_journal_goes_to_the_engine_and_is_written_again(
+    proj: Project, damage: bytes
+) -> None:
+    proj.build()
+    proj.journal.write_bytes(damage)
+    run = proj.build()
+    assert not run.replayed
+    assert run.statuses == {"a": "cached", "b": "cached"}
+    assert proj.build().replayed
+
+
 def test_a_replay_that_only_confirms_rewrites_nothing(proj: Project) -> None:
     proj.build()
     proj.backdate()  # stats differ from the journal: the next replay hashes, then trusts

@@ -210,6 +210,8 @@ def record(
     now = datetime.now(UTC)
     builds: list[dict[str, Any]] = []
     keys: list[str] = []  # of a report entry: each build's "result" holds its values
+    staging = _staging_dir(root)
+    _clear(staging)
     for spec in plan.specs:
         done = cache.done[spec.name]
         inputs: list[list[Any]] = []
@@ -254,7 +256,8 @@ def record(
                 # replay does what serving does, keeps it beside a note.
                 "note": None
                 if done.served
-                else (
+                else _prepare_note(
+                    staging / f"{spec.name}.log",
                     log_note(done.parts.key, 0, original if log_blob else None),
                     str(original),
                     str(cache.cache.blob_path(log_blob)) if log_blob else None,
@@ -323,6 +326,40 @@ def _dirs_unchanged(root: str, listed: list[list[Any]] | None) -> bool:
         ):
             return False
     return True
+
+
+def _staging_dir(root: Path) -> Path:
+    return root / ".buildsys" / "replay-notes"
+
+
+def _clear(directory: Path) -> None:
+    """Remove the notes an earlier journal staged; none of them is current any more."""
+    try:
+        names = os.listdir(directory)  # noqa: PTH208
+    except OSError:
+        return
+    import contextlib
+
+    for name in names:
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(directory, name))  # noqa: PTH108, PTH118
+
+
+def _prepare_note(
+    staged: Path, note: str, original: str, blob: str | None, movable: bool
+) -> tuple[str, str, str | None, bool, str | None]:
+    """The first replay's work for a build that ran: what to write, where, and from what.
+
+    The note's file is written now, in the cold run, beside the journal: a
+    file created costs far more than one renamed, and the first replay after
+    a cold build would otherwise create one per build.
+    """
+    try:
+        staged.parent.mkdir(exist_ok=True)
+        staged.write_text(note, encoding="utf-8")
+    except OSError:
+        return (note, original, blob, movable, None)
+    return (note, original, blob, movable, str(staged))
 
 
 def _same_content(path: Path, sha256: str) -> bool:
@@ -520,13 +557,18 @@ class _Replay:
 def _keep_logs(builds: list[dict[str, Any]]) -> None:
     """Keep each build's original log beside a note, as serving from the cache does."""
     for build in builds:
-        note, original, blob, movable = build["note"]
+        note, original, blob, movable, staged = build["note"]
         if movable and _log_stat(build["log"]) == build["log_stat"]:
             os.replace(build["log"], original)  # noqa: PTH105 - the log is still what was stored
         elif blob is not None:
             _copy_verified(blob, original)
-        with open(build["log"], "w", encoding="utf-8") as fh:  # noqa: PTH123
-            fh.write(note)
+        try:
+            if staged is None:
+                raise FileNotFoundError(staged)
+            os.replace(staged, build["log"])  # noqa: PTH105
+        except OSError:
+            with open(build["log"], "w", encoding="utf-8") as fh:  # noqa: PTH123
+                fh.write(note)
         build["note"] = None
         build["log_stat"] = _log_stat(build["log"])
 
