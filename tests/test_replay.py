@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from _cli_helpers import CLI, CLI_TIMEOUT, Spawned, cli_env, render_toml
+from _cli_helpers import CLI, CLI_TIMEOUT, Spawned, cli_env, install_plugin, render_toml
 from buildsys.masking import is_secret_name
 from conftest import py
 
@@ -330,3 +330,43 @@ def test_a_run_holding_the_lock_makes_the_replay_wait_through_the_engine(
         os.close(fd)
     assert spawned.proc.wait(CLI_TIMEOUT) == 0
     assert "buildsys.engine" in spawned.err_path.read_text()
+
+
+OBSERVER = """
+import os
+
+import buildsys
+
+
+@buildsys.hookimpl
+def buildsys_run_finished(result):
+    with open(os.environ["OBSERVED"], "a") as fh:
+        fh.write(f"{result.cached_count}\\n")
+"""
+
+
+def test_a_plugin_observing_runs_sees_every_run(proj: Project, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    install_plugin(
+        site, "observer", "1.0", {"observer": "observer_plugin"}, {"observer_plugin": OBSERVER}
+    )
+    observed = tmp_path / "observed.txt"
+    env = {"PYTHONPATH": str(site), "OBSERVED": str(observed)}
+    proj.build(env=env)
+    assert not proj.journal.exists()
+    runs = [proj.build(env=env) for _ in range(2)]
+    assert not any(run.replayed for run in runs)
+    assert observed.read_text().split() == ["0", "2", "2"]
+
+
+def test_a_replayed_run_was_recorded_without_observers(proj: Project, tmp_path: Path) -> None:
+    """The same plugin, disabled: nothing observes, so the no-op is replayed."""
+    site = tmp_path / "site"
+    install_plugin(
+        site, "observer", "1.0", {"observer": "observer_plugin"}, {"observer_plugin": OBSERVER}
+    )
+    env = {"PYTHONPATH": str(site), "OBSERVED": str(tmp_path / "observed.txt")}
+    env["BUILDSYS_DISABLE_PLUGINS"] = "observer"
+    proj.build(env=env)
+    assert proj.build(env=env).replayed
+    assert not (tmp_path / "observed.txt").exists()
