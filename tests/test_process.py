@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -366,6 +367,26 @@ print(sorted(int(fd) for fd in os.listdir("/proc/self/fd") if int(fd) > 2))
     assert r.status is Status.SUCCEEDED, r.errors
     (line,) = results[0].output_tail
     assert str(write_end) not in line.strip("[]").split(", ")
+
+
+@pytest.mark.parametrize("where", ["here", "elsewhere"])  # posix_spawn, and Popen for a cwd
+def test_commands_start_with_the_signals_python_ignores_restored(logs, tmp_path, where):
+    """Python ignores SIGPIPE (and SIGXFSZ); a command must not inherit that, or
+    `yes | head` in a build would never end on a broken pipe."""
+    results = []
+
+    def fn(name):
+        cwd = None if where == "here" else tmp_path
+        results.append(
+            buildsys.current_context().run(["sh", "-c", "grep SigIgn /proc/self/status"], cwd=cwd)
+        )
+
+    r = ParallelExecutor(log_dir=logs).execute(["b"], fn)["b"]
+    assert r.status is Status.SUCCEEDED, r.errors
+    (line,) = results[0].output_tail
+    ignored = int(line.split()[1], 16)
+    assert not ignored & (1 << (signal.SIGPIPE - 1)), line
+    assert not ignored & (1 << (signal.SIGXFSZ - 1)), line
 
 
 def test_stderr_is_merged_into_the_log(logs):

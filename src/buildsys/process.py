@@ -385,6 +385,9 @@ def _inherited_fds() -> list[int] | None:
     return inherited
 
 
+_RESTORED_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGPIPE", "SIGXFZ", "SIGXFSZ") if hasattr(signal, name)
+)
 # Set when this C library cannot start a session with posix_spawn: Popen only.
 _NO_SPAWN: list[bool] = []
 _DEVNULL_ACTION = (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)
@@ -426,6 +429,9 @@ def _spawn(argv: Sequence[str], executable: str, env: Mapping[bytes, bytes]) -> 
                 (os.POSIX_SPAWN_DUP2, write_fd, 2),
             ],
             setsid=True,
+            # What Popen's restore_signals does: Python ignores these, and an
+            # ignored signal stays ignored across exec (`yes | head` would loop).
+            setsigdef=_RESTORED_SIGNALS,
         )
     except NotImplementedError:  # no POSIX_SPAWN_SETSID in this C library
         os.close(read_fd)
