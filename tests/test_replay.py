@@ -283,6 +283,17 @@ def test_key_env_value_change_goes_to_the_engine(proj: Project) -> None:
     assert run.ran == ["a", "b"]  # b is keyed on a's key
 
 
+def test_a_declared_secret_set_since_goes_to_the_engine(proj: Project) -> None:
+    """Its value would be masked, and a short one warned about: only the engine does that."""
+    proj.builds["a"]["secret-env"] = ["DEPLOY_CREDENTIAL"]
+    proj.configure()
+    proj.build()
+    assert proj.build().replayed
+    run = proj.build(env={"DEPLOY_CREDENTIAL": "abc"})
+    assert not run.replayed
+    assert "shorter than 8 characters" in run.out + run.err
+
+
 def test_another_command_line_goes_to_the_engine(proj: Project) -> None:
     proj.build()
     run = proj.build("-j", "1")

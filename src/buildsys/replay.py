@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 
 __all__ = ["invocation_key", "journal_path", "record", "replay"]
 
-_VERSION = 1
+_VERSION = 2
 # Hooks a third-party plugin may implement without making a run unreplayable:
 # neither is called when every build comes from the cache.
 _SILENT_HOOKS = {"buildsys_register_platforms", "buildsys_error_suggestions"}
@@ -276,6 +276,8 @@ def record(
         "key_env": {
             name: _hash_value(run.environ.get(name)) for s in plan.specs for name in s.key_env
         },
+        # None of them was set (the run had no secrets): one set now would be masked.
+        "secret_env": sorted({name for s in plan.specs for name in s.secret_env}),
         "progress": run.options.progress,
         "report_json": run.options.report_json,
         "max_concurrency": plan.max_concurrency,
@@ -630,6 +632,8 @@ def _replay(argv: Sequence[str], started: float) -> int | None:
         for name, value in journal["key_env"].items():
             if _hash_value(environ.get(name)) != value:
                 return None
+        if any(environ.get(name) for name in journal["secret_env"]):
+            return None
         from .lock import try_project_lock
 
         with try_project_lock(root) as locked:
