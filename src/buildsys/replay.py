@@ -61,8 +61,9 @@ _VERSION = 2
 # Hooks a third-party plugin may implement without making a run unreplayable:
 # neither is called when every build comes from the cache.
 _SILENT_HOOKS = {"buildsys_register_platforms", "buildsys_error_suggestions"}
-# Variables besides BUILDSYS_* and secret-named ones that change what a run prints.
-_OUTPUT_VARS = ("TERM", "NO_COLOR", "FORCE_COLOR", "COLUMNS")
+# Variables besides BUILDSYS_* and secret-named ones that change what a run does
+# or prints (HOME: a `cache-dir` under `~`).
+_RUN_VARS = ("TERM", "NO_COLOR", "FORCE_COLOR", "COLUMNS", "HOME")
 
 
 class _Stale(Exception):
@@ -126,7 +127,7 @@ def invocation_key(argv: Sequence[str], config: str, environ: Mapping[str, str])
         # A secret's value is never kept: a run with one set is not recorded anyway.
         (name, bool(value) if is_secret_name(name) else value)
         for name, value in environ.items()
-        if name.startswith("BUILDSYS_") or name in _OUTPUT_VARS or is_secret_name(name)
+        if name.startswith("BUILDSYS_") or name in _RUN_VARS or is_secret_name(name)
     )
     material = repr(
         (
