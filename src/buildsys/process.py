@@ -450,7 +450,7 @@ def _popen(
 ) -> _Child | subprocess.Popen[bytes]:
     path = env.get(b"PATH")
     executable = _program(argv[0], None if path is None else os.fsdecode(path))
-    # posix_spawn cannot change directory (until Python 3.13): only for commands
+    # os.posix_spawn cannot change directory: it serves only commands
     # that run where buildsys runs, which is where builds usually run.
     here = cwd is None or os.fspath(cwd) == os.getcwd()  # noqa: PTH109
     with _proctree.spawning:
