@@ -435,6 +435,28 @@ sys.exit(1)
     assert "'badhints'" in res.err
 
 
+def test_error_suggestions_hook_adds_suggestions_to_a_timed_out_build(proj, rec, site):
+    install_plugin(
+        site,
+        "buildsys-plugin-hints",
+        "1.0",
+        {"hints": "hints_plugin"},
+        {"hints_plugin": SUGGESTING_PLUGIN},
+    )
+    stuck = """
+print("fatal: disk full", flush=True)
+time.sleep(60)
+"""
+    write_builds(proj, {"stuck": {**command(stuck, rec, "stuck"), "timeout": "1s"}})
+    report = proj / "r.json"
+    res = cli("build", "--report-json", report, cwd=proj, env=env_for(site))
+    assert res.rc == 1, res
+    (error,) = by_name(read_json(report))["stuck"]["errors"]
+    assert error["code"] == "BUILD_TIMEOUT"
+    assert error["suggestions"][0].startswith("if the build needs longer, raise its timeout")
+    assert "free some disk space before building stuck" in error["suggestions"]
+
+
 # -- disabling ---------------------------------------------------------------------------
 
 

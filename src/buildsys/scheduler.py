@@ -581,15 +581,29 @@ class _Run:
         if stop == StopReason.TIMEOUT:
             limit = ctx.control.detail or "its limit"
             where = job.timeout_source or "the build_timeout given to ParallelExecutor"
+            # What the build's code raised on being stopped may carry hints about
+            # what it was doing (the engine adds catalogue and plugin suggestions).
+            hints: tuple[str, ...] = ()
+            context: dict[str, object] = {"timeout": limit}
+            if kind == "raised" and isinstance(value, BuildFailed):
+                mask = self.ex._masker.text
+                hints = tuple(mask(s) for s in value.suggestions)
+                if "toolchain" in value.context:
+                    context["toolchain"] = _mask_value(value.context["toolchain"], mask)
             error = BuildError(
                 f"{job.name} timed out after {limit}; buildsys stopped its processes",
                 code="BUILD_TIMEOUT",
-                suggestions=(
-                    f"if the build needs longer, raise its timeout ({where})",
-                    "or pass --timeout DURATION for this run",
-                    f"see what it was doing in its log: {ctx.log_path}",
+                suggestions=tuple(
+                    dict.fromkeys(
+                        (
+                            f"if the build needs longer, raise its timeout ({where})",
+                            "or pass --timeout DURATION for this run",
+                            f"see what it was doing in its log: {ctx.log_path}",
+                            *hints,
+                        )
+                    )
                 ),
-                context={"timeout": limit},
+                context=context,
             )
             return BuildResult(status=Status.TIMED_OUT, errors=(error,), **base)  # type: ignore[arg-type]
         if stop == StopReason.CANCEL:
