@@ -134,7 +134,9 @@ def buildsys_error_suggestions(
     """Return extra suggestions for a failed build's error, or ``None``.
 
     Suggestions from every plugin are appended, in plugin order, after the
-    builder's own, without duplicates.
+    builder's own, without duplicates. Also called for a build that timed
+    out (they follow the timeout's own); not for one that failed before
+    running (a failed ``check()`` carries its own suggestions).
 
     :param build: the failed build.
     :param error: the error as the builder reported it.
