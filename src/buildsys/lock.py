@@ -36,54 +36,60 @@ def project_lock(
 
     Yields False if `stop` was set while waiting (the lock is then not held).
     """
-    path = state_dir(root) / "lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
+    with _lock_file(root) as fd:
         waited = False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if not waited:
-                    waited = True
-                    holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-                    on_wait(
-                        f"another buildsys run (pid {holder}) is using {root}; "
-                        "waiting for it to finish..."
-                    )
-                if stop is not None and stop.wait(poll):
-                    yield False
-                    return
-                if stop is None:
-                    threading.Event().wait(poll)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        try:
+        while not _take(fd):
+            if not waited:
+                waited = True
+                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+                on_wait(
+                    f"another buildsys run (pid {holder}) is using {root}; "
+                    "waiting for it to finish..."
+                )
+            if stop is not None and stop.wait(poll):
+                yield False
+                return
+            if stop is None:
+                threading.Event().wait(poll)
+        with _holding(fd):
             yield True
-        finally:
-            os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager
 def try_project_lock(root: Path) -> Iterator[bool]:
     """Hold the project's lock if it is free; yields False at once if another run holds it."""
-    fd = os.open(state_dir(root) / "lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+    with _lock_file(root) as fd:
+        if not _take(fd):
             yield False
             return
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        try:
+        with _holding(fd):
             yield True
-        finally:
-            os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _lock_file(root: Path) -> Iterator[int]:
+    fd = os.open(state_dir(root) / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        yield fd
     finally:
         os.close(fd)
+
+
+def _take(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _holding(fd: int) -> Iterator[None]:
+    """The lock is taken: say who holds it (for a waiting run's message) until released."""
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    try:
+        yield
+    finally:
+        os.ftruncate(fd, 0)
+        fcntl.flock(fd, fcntl.LOCK_UN)
