@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
-__all__ = ["EntryPoint", "entry_points", "load"]
+__all__ = ["EntryPoint", "entry_points", "installed_state", "load"]
 
 _VERSION = 1
 
@@ -49,7 +49,9 @@ def _cache_file() -> str | None:
     return os.path.join(base, "buildsys", f"entry-points-{tag:08x}")  # noqa: PTH118
 
 
-def _key(group: str) -> tuple[object, ...]:
+def installed_state() -> list[tuple[object, ...]]:
+    """`sys.path` with the stat of each directory: it changes whenever a
+    distribution is installed, upgraded or removed (also used by `replay`)."""
     cwd = os.getcwd()  # noqa: PTH109
     paths: list[tuple[object, ...]] = []
     for entry in sys.path:
@@ -64,7 +66,11 @@ def _key(group: str) -> tuple[object, ...]:
             paths.append((entry,))
         else:
             paths.append((entry, st.st_mtime_ns, st.st_ino, st.st_size))
-    return (_VERSION, group, sys.executable, sys.version, paths)
+    return paths
+
+
+def _key(group: str) -> tuple[object, ...]:
+    return (_VERSION, group, sys.executable, sys.version, installed_state())
 
 
 def _scan(group: str) -> list[EntryPoint]:

@@ -109,20 +109,9 @@ def invocation_key(argv: Sequence[str], config: str, environ: Mapping[str, str])
     is cheaper than importing hashlib on every run that has nothing to replay.
     """
     from . import _version_text
+    from ._entrypoints import installed_state
     from .masking import is_secret_name
 
-    cwd = os.getcwd()  # noqa: PTH109
-    paths: list[tuple[object, ...]] = []
-    for entry in sys.path:
-        if os.path.abspath(entry or ".") == cwd:  # noqa: PTH100
-            # `python -m` puts the working directory first; builds change it all the time.
-            paths.append((entry, "cwd"))
-            continue
-        try:
-            st = os.stat(entry or ".")  # noqa: PTH116
-            paths.append((entry, st.st_mtime_ns, st.st_ino))
-        except OSError:
-            paths.append((entry, None))
     variables = sorted(
         # A secret's value is never kept: a run with one set is not recorded anyway.
         (name, bool(value) if is_secret_name(name) else value)
@@ -136,10 +125,10 @@ def invocation_key(argv: Sequence[str], config: str, environ: Mapping[str, str])
             sys.executable,
             sys.version,
             os.uname().machine,
-            cwd,
+            os.getcwd(),  # noqa: PTH109
             list(argv),
             config,
-            paths,
+            installed_state(),
             [os.isatty(fd) for fd in (0, 1, 2)],
             len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
             variables,
