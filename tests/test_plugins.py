@@ -394,7 +394,7 @@ def buildsys_error_suggestions(build, error, log_tail):
 """
 
 
-def test_error_suggestions_hook_adds_suggestions_to_failures(proj, rec, site):
+def _install_hints(site):
     install_plugin(
         site,
         "buildsys-plugin-hints",
@@ -402,6 +402,10 @@ def test_error_suggestions_hook_adds_suggestions_to_failures(proj, rec, site):
         {"hints": "hints_plugin"},
         {"hints_plugin": SUGGESTING_PLUGIN},
     )
+
+
+def test_error_suggestions_hook_adds_suggestions_to_failures(proj, rec, site):
+    _install_hints(site)
     install_plugin(
         site,
         "buildsys-plugin-badhints",
@@ -436,13 +440,7 @@ sys.exit(1)
 
 
 def test_error_suggestions_hook_adds_suggestions_to_a_timed_out_build(proj, rec, site):
-    install_plugin(
-        site,
-        "buildsys-plugin-hints",
-        "1.0",
-        {"hints": "hints_plugin"},
-        {"hints_plugin": SUGGESTING_PLUGIN},
-    )
+    _install_hints(site)
     stuck = """
 print("fatal: disk full", flush=True)
 time.sleep(60)
