@@ -597,11 +597,13 @@ def replay(argv: Sequence[str]) -> int | None:
     to leave the run to the engine (no journal, anything changed, any error)."""
     started = time.monotonic()
     # Loading and checking builds thousands of small containers, none cyclic.
+    collecting = gc.isenabled()
     gc.disable()
     try:
         return _replay(argv, started)
     finally:
-        gc.enable()
+        if collecting:
+            gc.enable()
 
 
 def _replay(argv: Sequence[str], started: float) -> int | None:
