@@ -13,13 +13,14 @@ builds.toml bytes, interpreter, installed distributions (the stat of every
 `sys.path` directory: installing or removing one changes it), the same
 `BUILDSYS_*` variables, secret-named variables and `key-env` values, is
 answered by `replay`, which imports neither the engine nor plugins nor
-attrs. Per build it globs the patterns again (a file added or removed
-changes the set), checks each input and output against its recorded stat,
-hashing the file when the stat differs or is racy (`_racy`, as the stat
-memo does) and comparing digests, checks that the cache entry and
-its blobs are still there, and then reports exactly what the engine's own
-no-op would: the same progress lines and the same JSON report, with `cached`
-statuses and fresh times. Any difference, any doubt, or an error of any kind
+attrs. Per build it checks that its patterns still match the same files
+(by the stat of the directories they list, else by globbing again), checks
+each input and output against its recorded stat, hashing the file when the
+stat differs or is racy (`_racy`, as the stat memo does) and comparing
+digests, checks that the cache entry and its blobs are still there, and then
+reports exactly what the engine's own no-op would: the same progress lines
+and the same JSON report, with `cached` statuses and fresh times. Any
+difference, any doubt, a held project lock or a journal not as expected
 returns None and the normal run takes over, so a replay can only ever be a
 faster way to reach the engine's answer.
 
@@ -425,8 +426,9 @@ def _fresh(path: str, entry: list[Any], mode: int | None) -> bool:
 
 
 class _Replay:
-    def __init__(self, argv: Sequence[str], journal: dict[str, Any], root: Path) -> None:
-        self.argv = argv
+    """One replay: check the journal against the files, apply, report, save."""
+
+    def __init__(self, journal: dict[str, Any], root: Path) -> None:
         self.journal = journal
         self.root = root
         self.dirty = False
@@ -631,7 +633,7 @@ def _replay(argv: Sequence[str], started: float) -> int | None:
         with try_project_lock(root) as locked:
             if not locked:
                 return None  # the engine waits for it, and says so
-            job = _Replay(argv, journal, root)
+            job = _Replay(journal, root)
             times = job.verify()
             job.apply()
             code = job.report(times, started)
