@@ -381,3 +381,53 @@ def test_a_replayed_run_was_recorded_without_observers(proj: Project, tmp_path: 
     proj.build(env=env)
     assert proj.build(env=env).replayed
     assert not (tmp_path / "observed.txt").exists()
+
+
+def _on_a_terminal(proj: Project) -> tuple[str, bool]:
+    """`buildsys build` with its stdout on a pseudo-terminal, as a person runs it
+    (`--progress auto` picks rich there); its output and whether it was replayed."""
+    import pty
+
+    master, slave = pty.openpty()
+    with subprocess.Popen(
+        [*CLI, "build", "--report-json", str(proj.report)],
+        cwd=proj.root,
+        env={**proj.env, "TERM": "xterm"},
+        stdin=subprocess.DEVNULL,
+        stdout=slave,
+        stderr=subprocess.PIPE,
+    ) as proc:
+        os.close(slave)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the program closed its end of the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+        os.close(master)
+        assert proc.stderr is not None
+        err = proc.stderr.read().decode()
+        assert proc.wait(CLI_TIMEOUT) == 0, (out, err)
+    imported = re.findall(r"\|\s+(\S+)$", err, re.MULTILINE)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\r", "", out.decode(errors="replace"))
+    # The live panel's line ("1/2 done, 0 running"), which the terminal erases.
+    text = re.sub(r" *\d+/\d+ done, \d+ running *", "\n", text)
+    return text, "buildsys.engine" not in imported
+
+
+def test_a_noop_on_a_terminal_is_replayed_with_the_summary_rich_leaves(proj: Project) -> None:
+    proj.build()  # the cold build
+    proj.journal.unlink()
+    engine, replayed = _on_a_terminal(proj)  # a no-op through the engine, with rich
+    assert not replayed
+    assert proj.journal.exists()
+    text, replayed = _on_a_terminal(proj)
+    assert replayed
+    lines = [line for line in _timeless_output(text).splitlines() if line.strip()]
+    assert any(line.startswith("[a] cached in T: unchanged since a cached run") for line in lines)
+    assert lines[-1] == "buildsys: ok: 2 succeeded, 2 cached in T"
+    shown = set(_timeless_output(engine).splitlines())
+    assert [line for line in lines if line not in shown] == []

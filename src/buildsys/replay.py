@@ -24,7 +24,7 @@ difference, any doubt, a held project lock or a journal not as expected
 returns None and the normal run takes over, so a replay can only ever be a
 faster way to reach the engine's answer.
 
-Only runs a replay can reproduce are recorded: plain or no progress, no
+Only runs a replay can reproduce are recorded: no `-v`, no
 JUnit file, no warnings or secrets to mask, no build decided before running
 (host skips, toolchain checks), platforms without `check()` or
 `fingerprint()` (a toolchain can change without any file here changing), and
@@ -155,8 +155,8 @@ def _unreplayable(
     opts = run.options
     if opts.replay_key is None or cache is None or not plan.specs:
         return "not a command-line run with the cache on, or nothing to build"
-    if opts.progress not in ("none", "plain") or opts.verbose or opts.junit_xml:
-        return "progress, -v or --junit-xml"
+    if opts.verbose or opts.junit_xml:
+        return "-v or --junit-xml"
     if plan.presets or not result.ok or result.interrupted or run.warnings or masker:
         return "a build decided before running, a failure, warnings or secrets"
     for build in result.results:
@@ -496,7 +496,9 @@ class _Replay:
             )
             results.append(result)
         total = time.monotonic() - started
-        if journal["progress"] == "plain":
+        # `rich` prints the plain lines too, under a transient panel of running
+        # builds; with nothing to run there is no panel worth drawing.
+        if journal["progress"] in ("plain", "rich"):
             self._print(results, total)
         path = journal["report_json"]
         if path is not None:
