@@ -24,6 +24,7 @@ import contextlib
 import functools
 import hashlib
 import json
+import os
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -171,6 +172,7 @@ def cached_result(
 ) -> BuildResult:
     """The result of a build served from the cache by the entry `manifest`."""
     finished = datetime.now(UTC)
+    paths = [os.path.join(root, f.path) for f in manifest.files]  # noqa: PTH118
     return BuildResult(
         name=spec.name,
         platform=spec.platform,
@@ -180,11 +182,11 @@ def cached_result(
         started_at=started_at,
         finished_at=finished,
         attempts=attempt,
-        artifacts=[str(root / f.path) for f in manifest.files],
+        artifacts=paths,
         # The manifest already knows sizes and hashes: nothing is read again.
         artifact_details=[
-            Artifact(str(root / f.path), f.size, f.sha256)
-            for f in manifest.files
+            Artifact(path, f.size, f.sha256)
+            for path, f in zip(paths, manifest.files, strict=True)
             if f.symlink is None
         ],
         log_path=str(log_path),

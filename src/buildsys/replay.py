@@ -294,7 +294,7 @@ def _listed_dirs(root: Path, patterns: Sequence[str], inputs: list[str]) -> list
     listed = []
     for directory in dirs:
         try:
-            st = os.stat(root / directory)  # noqa: PTH116
+            st = os.stat(os.path.join(root, directory))  # noqa: PTH116, PTH118
         except OSError:
             return None
         listed.append([directory, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, recorded])
