@@ -380,7 +380,7 @@ def _digest(path: str, size: int) -> str:
     """sha256 of the file, read in one call when it is no bigger than its stat said."""
     import hashlib
 
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0))
+    fd = os.open(path, _READ_FLAGS)
     try:
         data = os.read(fd, size + 1)
         if len(data) <= size:
@@ -393,10 +393,13 @@ def _digest(path: str, size: int) -> str:
         os.close(fd)
 
 
-def _fresh(path: str, entry: list[Any], mode: int | None) -> bool:
-    """Whether the file still has the content recorded; refreshes `entry` if only its
-    stat changed. Raises `_Stale` if the content (or the permission bits) differ."""
-    _, digest, size, mtime_ns, ino, ctime_ns, recorded_ns = entry[:7]
+_READ_FLAGS = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+
+
+def _changed(path: str, entry: list[Any], mode: int | None) -> os.stat_result | None:
+    """None if the file is as recorded and not racy; its stat if only hashing can tell.
+    Raises `_Stale` if it is gone, not a regular file, or of another size or mode."""
+    _, _, size, mtime_ns, ino, ctime_ns, recorded_ns = entry[:7]
     try:
         st = os.lstat(path)
     except OSError:
@@ -411,18 +414,22 @@ def _fresh(path: str, entry: list[Any], mode: int | None) -> bool:
         and st.st_ctime_ns == ctime_ns
         and mtime_ns + racy_window_ns(mtime_ns) <= recorded_ns
     ):
-        return False
-    recorded = time.time_ns()  # before reading, as the stat memo does
-    try:
-        if _digest(path, st.st_size) != digest:
-            raise _Stale(path)
-        after = os.lstat(path)
-    except OSError:
-        raise _Stale(path) from None
-    if after.st_mtime_ns != st.st_mtime_ns or after.st_size != st.st_size:
-        raise _Stale(path)  # written while being read
-    entry[3:7] = [st.st_mtime_ns, st.st_ino, st.st_ctime_ns, recorded]
-    return True
+        return None
+    return st
+
+
+def _confirm(pending: list[tuple[str, list[Any], os.stat_result]]) -> None:
+    """Hash each file; raise `_Stale` unless each still has its recorded content.
+    Its entry then holds the stat taken before reading, as the stat memo's do:
+    a write during the read changes the file's stat, so the next run hashes it."""
+    for path, entry, st in pending:
+        recorded = time.time_ns()  # before reading
+        try:
+            if _digest(path, st.st_size) != entry[1]:
+                raise _Stale(path)
+        except OSError:
+            raise _Stale(path) from None
+        entry[3:7] = [st.st_mtime_ns, st.st_ino, st.st_ctime_ns, recorded]
 
 
 class _Replay:
@@ -441,6 +448,7 @@ class _Replay:
 
         root = str(self.root)
         times = []
+        pending: list[tuple[str, list[Any], os.stat_result]] = []  # stat changed or racy
         for build in self.journal["builds"]:
             started = datetime.now(UTC)
             inputs = build["inputs"]
@@ -453,11 +461,13 @@ class _Replay:
                     build["dirs"] = listed
                     self.dirty = True
             for entry in inputs:
-                if _fresh(os.path.join(root, entry[0]), entry, None):  # noqa: PTH118
-                    self.dirty = True
+                path = f"{root}/{entry[0]}"
+                if (st := _changed(path, entry, None)) is not None:
+                    pending.append((path, entry, st))
             for entry in build["outputs"]:
-                if _fresh(os.path.join(root, entry[0]), entry, entry[7]):  # noqa: PTH118
-                    self.dirty = True
+                path = f"{root}/{entry[0]}"
+                if (st := _changed(path, entry, entry[7])) is not None:
+                    pending.append((path, entry, st))
             for blob, size in build["blobs"]:
                 try:
                     if os.stat(blob).st_size != size:  # noqa: PTH116
@@ -467,6 +477,9 @@ class _Replay:
             if build["note"] is None and _log_stat(build["log"]) != build["log_stat"]:
                 raise _Stale(build["log"])
             times.append((started, datetime.now(UTC)))
+        if pending:
+            _confirm(pending)
+            self.dirty = True
         return times
 
     def apply(self) -> None:
