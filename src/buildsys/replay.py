@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 
 __all__ = ["invocation_key", "journal_path", "record", "replay"]
 
-_VERSION = 2
+_VERSION = 3
 # Hooks a third-party plugin may implement without making a run unreplayable:
 # neither is called when every build comes from the cache.
 _SILENT_HOOKS = {"buildsys_register_platforms", "buildsys_error_suggestions"}
@@ -200,7 +200,6 @@ def record(
     log_dir = root / ".buildsys" / "logs"
     now = datetime.now(UTC)
     builds: list[dict[str, Any]] = []
-    keys: list[str] = []  # of a report entry: each build's "result" holds its values
     staging = _staging_dir(root)
     _clear(staging)
     for spec in plan.specs:
@@ -229,7 +228,7 @@ def record(
         reported = result_to_dict(
             cached_result(root, spec, done.parts.key, done.manifest, log_path, now), masker
         )
-        keys = list(reported)
+        row = [reported["name"], reported["platform"], reported["reason"]]
         log_blob = done.manifest.log_blob
         builds.append(
             {
@@ -255,7 +254,8 @@ def record(
                     # The log is still what was stored: moving it is the copy.
                     log_blob is not None and _same_content(log_path, log_blob),
                 ),
-                "result": list(reported.values()),
+                "row": row,  # name, platform, reason: what progress lines show
+                "entry": _entry_template(reported),
             }
         )
     order = {s.name: i for i, s in enumerate(plan.specs)}
@@ -275,10 +275,28 @@ def record(
         "finish_order": [order[s.name] for s in dependency_order(plan.specs)],
         "builds": builds,
         "report": report,
-        "result_keys": keys,
     }
     with contextlib.suppress(OSError, ValueError):  # only the next no-op would be slower
         write_atomic(journal_path(root), marshal.dumps(journal))
+
+
+# Stand-ins for the values a replay fills in, unlike anything a report holds.
+_HOLES = {
+    "duration": "\x00buildsys:duration\x00",
+    "started_at": "\x00buildsys:started_at\x00",
+    "finished_at": "\x00buildsys:finished_at\x00",
+}
+
+
+def _entry_template(reported: dict[str, Any]) -> str:
+    """The build's report entry as JSON text, its times left as %-format holes:
+    a replay fills them in instead of encoding a thousand entries again."""
+    import json
+
+    text = json.dumps({**reported, **_HOLES}).replace("%", "%%")
+    for name, hole in _HOLES.items():
+        text = text.replace(json.dumps(hole), f"%({name})s", 1)
+    return text
 
 
 def _listed_dirs(root: Path, patterns: Sequence[str], inputs: list[str]) -> list[Any] | None:
@@ -498,21 +516,24 @@ class _Replay:
 
     def report(self, times: list[tuple[datetime, datetime]], started: float) -> int:
         journal = self.journal
-        keys = journal["result_keys"]
-        results = []
+        durations = []
+        entries = []
         for build, (begin, end) in zip(journal["builds"], times, strict=True):
-            result = dict(zip(keys, build["result"], strict=True))
-            result.update(
-                started_at=begin.isoformat(),
-                finished_at=end.isoformat(),
-                duration=(end - begin).total_seconds(),
+            duration = (end - begin).total_seconds()
+            durations.append(duration)
+            entries.append(
+                build["entry"]
+                % {
+                    "duration": repr(duration),  # as json writes a float
+                    "started_at": f'"{begin.isoformat()}"',
+                    "finished_at": f'"{end.isoformat()}"',
+                }
             )
-            results.append(result)
         total = time.monotonic() - started
         # `rich` prints the plain lines too, under a transient panel of running
         # builds; with nothing to run there is no panel worth drawing.
         if journal["progress"] in ("plain", "rich"):
-            self._print(results, total)
+            self._print(durations, total)
         path = journal["report_json"]
         if path is not None:
             from pathlib import Path
@@ -520,30 +541,33 @@ class _Replay:
             from ._files import write_atomic
             from .report.serialize import dumps_report
 
-            data = {**journal["report"], "total_duration": total, "results": results}
+            data = {**journal["report"], "total_duration": total, "results": entries}
             try:
                 write_atomic(Path(path), dumps_report(data))
             except OSError:
                 raise _Stale(path) from None  # the normal run reports why
         return 0
 
-    def _print(self, results: list[dict[str, Any]], total: float) -> None:
+    def _print(self, durations: list[float], total: float) -> None:
         from .report import text
 
+        builds = self.journal["builds"]
         out = sys.stdout
-        out.write(text.run_header(len(results), self.journal["max_concurrency"]) + "\n")
+        out.write(text.run_header(len(builds), self.journal["max_concurrency"]) + "\n")
         for index in self.journal["finish_order"]:
-            r = results[index]
-            line = f"[{r['name']}] {text.WORD['cached']} in {text.took(r['duration'])}"
-            out.write(f"{line}: {r['reason']}\n")
+            name, _, reason = builds[index]["row"]
+            line = f"[{name}] {text.WORD['cached']} in {text.took(durations[index])}"
+            out.write(f"{line}: {reason}\n")
         rows = [
-            (r["name"], r["platform"], "cached", text.took(r["duration"]), r["reason"])
-            for r in results
+            (name, platform, "cached", text.took(duration), reason)
+            for (name, platform, reason), duration in zip(
+                (b["row"] for b in builds), durations, strict=True
+            )
         ]
         head = text.verdict(
             "ok",
-            succeeded=len(results),
-            cached=len(results),
+            succeeded=len(builds),
+            cached=len(builds),
             failed=0,
             cancelled=0,
             skipped=0,

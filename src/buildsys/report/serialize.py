@@ -65,7 +65,8 @@ def execution_to_dict(result: ExecutionResult, masker: Masker) -> dict[str, Any]
 
 
 def dumps_report(data: Mapping[str, Any]) -> str:
-    """The report's text: one field per line, and each build's result on one line.
+    """The report's text: one field per line, and each build's result on one line
+    (given as a dict, or as its JSON text).
 
     One line per build keeps a report greppable, and it is what lets the C
     encoder do the work: ``json.dumps(indent=...)`` falls back to pure
@@ -74,7 +75,8 @@ def dumps_report(data: Mapping[str, Any]) -> str:
     lines = []
     for key, value in data.items():
         if key == "results":
-            results = ",\n".join(f"    {json.dumps(r)}" for r in value)
+            # An entry may come already encoded (replay keeps them as text).
+            results = ",\n".join(f"    {r if isinstance(r, str) else json.dumps(r)}" for r in value)
             lines.append(f'  "results": [\n{results}\n  ]' if results else '  "results": []')
         else:
             lines.append(f"  {json.dumps(key)}: {json.dumps(value)}")
