@@ -47,5 +47,5 @@ def build_all(session: nox.Session) -> None:
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Compare buildsys with make -j (and ninja) on the same workloads; not part of CI."""
-    session.install(".")
+    session.install(".", "doit")  # doit: the noop workload's Python peer (issue 4)
     session.run("python", "benchmarks/bench.py", *session.posargs, interrupt_timeout=None)
