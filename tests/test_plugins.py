@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,6 +62,23 @@ def env_for(site: Path, **more: str) -> dict[str, str]:
 
 def acme_build(**keys: object) -> dict[str, object]:
     return {"platform": "acme", **keys}
+
+
+def fails_alone(
+    proj: Path, rec: Path, env: dict[str, str], name: str, platform: str
+) -> tuple[Any, dict[str, Any]]:
+    """Build `name` on `platform` beside an acme build and a command build; assert that
+    only it fails (exit 1). The CLI's result and the build's first error in the report."""
+    write_builds(
+        proj,
+        {name: {"platform": platform}, "game": acme_build(), "tool": command(RECORD, rec, "tool")},
+    )
+    report = proj / "r.json"
+    res = cli("build", "--report-json", report, cwd=proj, env=env)
+    assert res.rc == 1, res
+    data = read_json(report)
+    assert statuses(data) == {name: "failed", "game": "succeeded", "tool": "succeeded"}
+    return res, by_name(data)[name]["errors"][0]
 
 
 def plugins_json(tmp_path: Path, env: dict[str, str]) -> dict[str, dict[str, object]]:
@@ -208,20 +226,7 @@ def test_plugin_failing_to_import_is_reported_beside_a_working_one(tmp_path, pro
 def test_build_of_a_platform_whose_plugin_failed_to_import_fails_alone(proj, rec, site):
     install_acme(site)
     install_broken(site)
-    write_builds(
-        proj,
-        {
-            "needs_broken": {"platform": "broken"},
-            "game": acme_build(),
-            "tool": command(RECORD, rec, "tool"),
-        },
-    )
-    report = proj / "r.json"
-    res = cli("build", "--report-json", report, cwd=proj, env=env_for(site))
-    assert res.rc == 1, res
-    data = read_json(report)
-    assert statuses(data) == {"needs_broken": "failed", "game": "succeeded", "tool": "succeeded"}
-    error = by_name(data)["needs_broken"]["errors"][0]
+    res, error = fails_alone(proj, rec, env_for(site), "needs_broken", "broken")
     assert "'broken'" in error["message"]  # names the plugin
     assert "cannot import" in error["message"]
     assert (rec / "tool.ran").exists()
@@ -284,24 +289,8 @@ def test_plugin_whose_register_hook_raises(tmp_path, proj, rec, site):
     listed = cli("plugins", cwd=tmp_path, env=env)
     assert "registration went wrong" in listed.out
 
-    write_builds(
-        proj,
-        {
-            "uses_regfail": {"platform": "regfail"},
-            "game": acme_build(),
-            "tool": command(RECORD, rec, "tool"),
-        },
-    )
-    report = proj / "r.json"
-    res = cli("build", "--report-json", report, cwd=proj, env=env)
-    assert res.rc == 1, res
-    data_run = read_json(report)
-    assert statuses(data_run) == {
-        "uses_regfail": "failed",
-        "game": "succeeded",
-        "tool": "succeeded",
-    }
-    assert "regfail" in by_name(data_run)["uses_regfail"]["errors"][0]["message"]
+    _, error = fails_alone(proj, rec, env, "uses_regfail", "regfail")
+    assert "regfail" in error["message"]
 
 
 def test_two_plugins_registering_the_same_platform_are_both_named(tmp_path, proj, site):
@@ -337,20 +326,7 @@ def test_builder_raising_a_plain_exception_fails_only_its_build(proj, rec, site)
         {"crashy": "crashy_plugin"},
         {"crashy_plugin": CRASHY_PLUGIN},
     )
-    write_builds(
-        proj,
-        {
-            "boom": {"platform": "crashy"},
-            "game": acme_build(),
-            "tool": command(RECORD, rec, "tool"),
-        },
-    )
-    report = proj / "r.json"
-    res = cli("build", "--report-json", report, cwd=proj, env=env_for(site))
-    assert res.rc == 1, res
-    data = read_json(report)
-    assert statuses(data) == {"boom": "failed", "game": "succeeded", "tool": "succeeded"}
-    error = by_name(data)["boom"]["errors"][0]
+    _, error = fails_alone(proj, rec, env_for(site), "boom", "crashy")
     assert "'crashy'" in error["message"]
     assert "RuntimeError" in error["message"] and "crashy builder exploded" in error["message"]
     assert any("crashy" in s for s in error["suggestions"])
