@@ -14,7 +14,9 @@ clock: the coarse clock lags the one `time.time_ns()` reads by up to a tick.
 
 from __future__ import annotations
 
-__all__ = ["COARSE_WINDOW_NS", "FINE_WINDOW_NS", "racy_window_ns"]
+import os
+
+__all__ = ["COARSE_WINDOW_NS", "FINE_WINDOW_NS", "racy_window_ns", "vouches"]
 
 FINE_WINDOW_NS = 20_000_000  # two ticks of a kernel clock at HZ=100
 COARSE_WINDOW_NS = 2_000_000_000  # FAT keeps even seconds
@@ -23,3 +25,22 @@ COARSE_WINDOW_NS = 2_000_000_000  # FAT keeps even seconds
 def racy_window_ns(mtime_ns: int) -> int:
     """The window for a file whose mtime is `mtime_ns`."""
     return COARSE_WINDOW_NS if mtime_ns % 1_000_000_000 == 0 else FINE_WINDOW_NS
+
+
+def vouches(
+    st: os.stat_result,
+    mtime_ns: int,
+    ino: int,
+    ctime_ns: int,
+    recorded_ns: int,
+    window_ns: int | None = None,
+) -> bool:
+    """Whether facts recorded at `recorded_ns` still describe the file `st` is of:
+    the same mtime, inode and ctime, and that mtime outside the racy window."""
+    window = racy_window_ns(mtime_ns) if window_ns is None else window_ns
+    return (
+        st.st_mtime_ns == mtime_ns
+        and st.st_ino == ino
+        and st.st_ctime_ns == ctime_ns
+        and mtime_ns + window <= recorded_ns
+    )

@@ -172,19 +172,9 @@ class StatMemo:
         return entry
 
     def _trusted(self, entry: _Entry, st: os.stat_result) -> bool:
-        return (
-            entry.size == st.st_size
-            and entry.mtime_ns == st.st_mtime_ns
-            and entry.ino == st.st_ino
-            and entry.ctime_ns == st.st_ctime_ns
-            # the racy-git rule: modified within the granularity of the recording
-            and entry.mtime_ns + self._window(entry.mtime_ns) <= entry.recorded_ns
+        return entry.size == st.st_size and _racy.vouches(
+            st, entry.mtime_ns, entry.ino, entry.ctime_ns, entry.recorded_ns, self.racy_window_ns
         )
-
-    def _window(self, mtime_ns: int) -> int:
-        if self.racy_window_ns is not None:
-            return self.racy_window_ns
-        return _racy.racy_window_ns(mtime_ns)
 
     def digest(self, root: Path, rel: str) -> str:
         """sha256 hex of the file `root/rel`; a symlink's of its link text.

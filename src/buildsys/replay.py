@@ -40,7 +40,7 @@ import stat
 import sys
 import time
 
-from ._racy import racy_window_ns
+from ._racy import vouches
 
 # Only what every `buildsys build` needs to find out there is nothing to replay:
 # the rest is imported once a journal exists. typing itself costs milliseconds.
@@ -329,12 +329,7 @@ def _dirs_unchanged(root: str, listed: list[list[Any]] | None) -> bool:
             st = os.stat(os.path.join(root, directory))  # noqa: PTH116, PTH118
         except OSError:
             return False
-        if (
-            st.st_mtime_ns != mtime_ns
-            or st.st_ino != ino
-            or st.st_ctime_ns != ctime_ns
-            or mtime_ns + racy_window_ns(mtime_ns) > recorded_ns
-        ):
+        if not vouches(st, mtime_ns, ino, ctime_ns, recorded_ns):
             return False
     return True
 
@@ -426,14 +421,7 @@ def _changed(path: str, entry: list[Any], mode: int | None) -> os.stat_result | 
         raise _Stale(path)
     if mode is not None and stat.S_IMODE(st.st_mode) != mode:
         raise _Stale(path)
-    if (
-        st.st_mtime_ns == mtime_ns
-        and st.st_ino == ino
-        and st.st_ctime_ns == ctime_ns
-        and mtime_ns + racy_window_ns(mtime_ns) <= recorded_ns
-    ):
-        return None
-    return st
+    return None if vouches(st, mtime_ns, ino, ctime_ns, recorded_ns) else st
 
 
 def _confirm(pending: list[tuple[str, list[Any], os.stat_result]]) -> None:
