@@ -389,6 +389,31 @@ def test_commands_start_with_the_signals_python_ignores_restored(logs, tmp_path,
     assert not ignored & (1 << (signal.SIGXFSZ - 1)), line
 
 
+def _tool(directory, says):
+    directory.mkdir(parents=True, exist_ok=True)
+    tool = directory / "bsys-tool"
+    tool.write_text(f"#!/bin/sh\necho {says}\n")
+    tool.chmod(0o755)
+
+
+def test_commands_are_found_on_the_command_s_own_path(logs, tmp_path):
+    """The PATH searched is the one the command gets, not buildsys's, and a
+    relative entry resolves against the command's cwd, before later entries."""
+    _tool(tmp_path / "abs", "absolute")
+    _tool(tmp_path / "work" / "rel", "relative")
+    results = []
+
+    def fn(name):
+        ctx = buildsys.current_context()
+        results.append(ctx.run(["bsys-tool"], env={"PATH": f"{tmp_path / 'abs'}:/usr/bin:/bin"}))
+        rel_first = f"rel:{tmp_path / 'abs'}:/usr/bin:/bin"
+        results.append(ctx.run(["bsys-tool"], cwd=tmp_path / "work", env={"PATH": rel_first}))
+
+    r = ParallelExecutor(log_dir=logs).execute(["b"], fn)["b"]
+    assert r.status is Status.SUCCEEDED, r.errors
+    assert [res.output_tail for res in results] == [("absolute",), ("relative",)]
+
+
 def test_stderr_is_merged_into_the_log(logs):
     script = """
 print("to stdout", flush=True)
