@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-import traceback
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -490,6 +489,8 @@ class Run:
                 self._diagnosis.explain(spec, exc, ctx.log_path)
                 raise
             except Exception as exc:
+                import traceback  # only for a plugin's bug: 1 ms of every start otherwise
+
                 ctx.log_note("".join(traceback.format_exception(exc)))
                 raise BuildFailed(
                     f"plugin {registered.plugin!r} raised {type(exc).__name__}: {exc}",

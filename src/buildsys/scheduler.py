@@ -39,7 +39,6 @@ import os
 import queue
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -533,6 +532,8 @@ class _Run:
             return ("returned", (value, describe(attempt.ctx.artifacts)))
         except BaseException as exc:  # noqa: BLE001 - every exception becomes a status
             if not isinstance(exc, BuildFailed):
+                import traceback  # only when a build raised: 1 ms of every start otherwise
+
                 attempt.ctx.log_note("".join(traceback.format_exception(exc)))
             return ("raised", exc)
         finally:
@@ -633,6 +634,8 @@ class _Run:
                 transient=exc.transient,
             )
         assert isinstance(exc, BaseException)
+        import traceback
+
         where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
         origin = f" at {where.filename}:{where.lineno}" if where else ""
         return BuildError(
