@@ -83,6 +83,32 @@ def test_file_option_before_or_after_the_command(tmp_path, proj, rec, where):
     assert not (elsewhere / ".buildsys").exists()
 
 
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        ["--file={config}", "list"],
+        ["-f{config}", "list"],
+        ["--fi", "{config}", "list"],  # argparse's abbreviation of --file
+        ["-f", "{config}", "-f", "{config}", "list"],
+    ],
+)
+def test_every_spelling_of_file_before_the_command_is_parsed(tmp_path, proj, rec, spelling):
+    """The CLI reads the command's name ahead of argparse (to declare only its
+    options); however -f is spelled, the command and its options still parse."""
+    simple_project(proj, rec)
+    config = str(proj / "builds.toml")
+    res = cli(*(a.format(config=config) for a in spelling), "--json", cwd=tmp_path)
+    assert res.rc == 0, res
+    assert [b["name"] for b in json.loads(res.out)] == ["lib", "app", "tool"]
+
+
+def test_top_level_help_lists_every_command(tmp_path):
+    res = cli("--help", cwd=tmp_path)
+    assert res.rc == 0, res
+    for command in ("build", "list", "plugins", "check", "graph", "cache", "init"):
+        assert re.search(rf"^\s+{command}\s", res.out, re.M), (command, res.out)
+
+
 def test_missing_builds_toml_is_a_config_error(tmp_path):
     res = cli("build", cwd=tmp_path)
     assert res.rc == 2, res

@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any, NoReturn
 
@@ -30,7 +30,41 @@ EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse's formatter, told the terminal's width rather than finding it.
+
+    Without a width, HelpFormatter imports shutil for get_terminal_size (and
+    shutil imports bz2, lzma and zlib): 2 ms of every start, since argparse
+    makes a formatter for each argument declared, help or not.
+    """
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+    ) -> None:
+        super().__init__(prog, indent_increment, max_help_position, width or _columns() - 2)
+
+
+def _columns() -> int:
+    """The terminal's width as shutil.get_terminal_size finds it: $COLUMNS, then stdout."""
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
@@ -55,32 +89,7 @@ def _duration(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _parser() -> argparse.ArgumentParser:
-    from . import _version_text
-
-    common = _Parser(add_help=False)
-    common.add_argument(
-        "-f",
-        "--file",
-        default=argparse.SUPPRESS,
-        metavar="PATH",
-        help="the builds.toml to use (default: ./builds.toml)",
-    )
-    parser = _Parser(
-        prog="buildsys",
-        description="Build one project for several platforms from one builds.toml.",
-        parents=[common],
-    )
-    parser.add_argument("-V", "--version", action="version", version=f"buildsys {_version_text()}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
-    build = sub.add_parser(
-        "build",
-        parents=[common],
-        help="run builds (default: all)",
-        description="Build the named builds and what they depend on. "
-        "Arguments after `--` go to the named builds.",
-    )
+def _build_arguments(build: argparse.ArgumentParser) -> None:
     build.add_argument("names", nargs="*", metavar="NAME", help="builds to run (default: all)")
     build.add_argument(
         "-j",
@@ -131,34 +140,110 @@ def _parser() -> argparse.ArgumentParser:
         help="stream build output, each line prefixed with its build's name",
     )
 
-    listing = sub.add_parser("list", parents=[common], help="list builds and their options")
+
+def _list_arguments(listing: argparse.ArgumentParser) -> None:
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     listing.add_argument("--profile", metavar="NAME", help="show options with this profile applied")
 
-    plugins = sub.add_parser(
-        "plugins", parents=[common], help="installed plugins, their platforms and toolchain status"
-    )
+
+def _plugins_arguments(plugins: argparse.ArgumentParser) -> None:
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
 
-    check = sub.add_parser(
-        "check", parents=[common], help="validate builds.toml and the toolchains; build nothing"
-    )
+
+def _check_arguments(check: argparse.ArgumentParser) -> None:
     check.add_argument("names", nargs="*", metavar="NAME", help="builds to check (default: all)")
     check.add_argument("--profile", metavar="NAME")
     check.add_argument("--tag", action="append", default=[], metavar="TAG")
 
-    sub.add_parser("graph", parents=[common], help="the dependency graph, in DOT")
 
-    cache = sub.add_parser("cache", parents=[common], help="the build cache: info, clean")
+def _cache_arguments(cache: argparse.ArgumentParser) -> None:
     cache_sub = cache.add_subparsers(dest="cache_command", metavar="ACTION", parser_class=_Parser)
     cache_sub.required = True
-    cache_sub.add_parser("info", parents=[common], help="the cache's size and entries")
-    cache_sub.add_parser("clean", parents=[common], help="empty the cache")
+    cache_sub.add_parser("info", parents=[_common()], help="the cache's size and entries")
+    cache_sub.add_parser("clean", parents=[_common()], help="empty the cache")
 
-    init = sub.add_parser(
-        "init", parents=[common], help="write a commented starter builds.toml for this directory"
-    )
+
+def _init_arguments(init: argparse.ArgumentParser) -> None:
     init.add_argument("--force", action="store_true", help="replace an existing builds.toml")
+
+
+# name: (help, description or None, what declares its arguments)
+_COMMANDS: dict[str, tuple[str, str | None, Callable[[argparse.ArgumentParser], None] | None]] = {
+    "build": (
+        "run builds (default: all)",
+        "Build the named builds and what they depend on. "
+        "Arguments after `--` go to the named builds.",
+        _build_arguments,
+    ),
+    "list": ("list builds and their options", None, _list_arguments),
+    "plugins": (
+        "installed plugins, their platforms and toolchain status",
+        None,
+        _plugins_arguments,
+    ),
+    "check": (
+        "validate builds.toml and the toolchains; build nothing",
+        None,
+        _check_arguments,
+    ),
+    "graph": ("the dependency graph, in DOT", None, None),
+    "cache": ("the build cache: info, clean", None, _cache_arguments),
+    "init": ("write a commented starter builds.toml for this directory", None, _init_arguments),
+}
+
+
+def _named_command(argv: Sequence[str]) -> str | None:
+    """The command `argv` names, read ahead of argparse; None if unsure.
+
+    Only `-f PATH` may come first: after any other option (an abbreviation
+    such as `--fi`, `--help`) the full parser must decide.
+    """
+    args = iter(argv)
+    for arg in args:
+        if arg in ("-f", "--file"):
+            next(args, None)
+        elif arg.startswith("--file=") or (arg.startswith("-f") and not arg.startswith("--")):
+            continue
+        else:
+            return arg if arg in _COMMANDS else None
+    return None
+
+
+def _common() -> _Parser:
+    """The options every command accepts, before or after its name."""
+    common = _Parser(add_help=False)
+    common.add_argument(
+        "-f",
+        "--file",
+        default=argparse.SUPPRESS,
+        metavar="PATH",
+        help="the builds.toml to use (default: ./builds.toml)",
+    )
+    return common
+
+
+def _parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser for every command, or with `only` for that one alone.
+
+    Declaring every command costs about 5 ms of each start (argparse looks up
+    translations for each parser and builds a formatter per argument); the
+    full parser is needed only for top-level help and errors.
+    """
+    from . import _version_text
+
+    common = _common()
+    parser = _Parser(
+        prog="buildsys",
+        description="Build one project for several platforms from one builds.toml.",
+        parents=[common],
+    )
+    parser.add_argument("-V", "--version", action="version", version=f"buildsys {_version_text()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in _COMMANDS if only is None else [only]:
+        help_text, description, declare = _COMMANDS[name]
+        command = sub.add_parser(name, parents=[common], help=help_text, description=description)
+        if declare is not None:
+            declare(command)
     return parser
 
 
@@ -176,7 +261,7 @@ def _err(message: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     own, extra = _split_args(sys.argv[1:] if argv is None else argv)
-    parser = _parser()
+    parser = _parser(_named_command(own))
     args = parser.parse_args(own)
     if args.command is None:
         parser.print_help()
