@@ -48,4 +48,7 @@ def build_all(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Compare buildsys with make -j (and ninja) on the same workloads; not part of CI."""
     session.install(".", "doit")  # doit: the noop workload's Python peer (issue 4)
+    # Only buildsys and its dependencies, as issue 2 asks: setuptools' .pth
+    # file would otherwise run at every start of every tool in this venv.
+    session.run("python", "-m", "pip", "uninstall", "--yes", "--quiet", "setuptools")
     session.run("python", "benchmarks/bench.py", *session.posargs, interrupt_timeout=None)
