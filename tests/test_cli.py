@@ -105,8 +105,8 @@ def test_every_spelling_of_file_before_the_command_is_parsed(tmp_path, proj, rec
 def test_top_level_help_lists_every_command(tmp_path):
     res = cli("--help", cwd=tmp_path)
     assert res.rc == 0, res
-    for command in ("build", "list", "plugins", "check", "graph", "cache", "init"):
-        assert re.search(rf"^\s+{command}\s", res.out, re.M), (command, res.out)
+    for name in ("build", "list", "plugins", "check", "graph", "cache", "init"):
+        assert re.search(rf"^\s+{name}\s", res.out, re.M), (name, res.out)
 
 
 def test_missing_builds_toml_is_a_config_error(tmp_path):
@@ -155,6 +155,45 @@ def test_help_and_version_work_with_broken_config_and_broken_plugin(tmp_path):
         )
         assert proc.returncode == 0, proc
     assert proc.stdout.strip() == f"buildsys {version}"
+
+
+LINGERING_THREAD_PLUGIN = """
+import os
+import threading
+import time
+
+import buildsys
+
+
+def _finish_later(path):
+    time.sleep(0.5)
+    with open(path, "w") as f:
+        f.write("finished")
+
+
+@buildsys.hookimpl
+def buildsys_run_finished(result):
+    # Hooks may run on a daemon thread, whose threads are daemons by default.
+    path = os.environ["LINGER_FILE"]
+    threading.Thread(target=_finish_later, args=(path,), daemon=False).start()
+"""
+
+
+def test_the_process_waits_for_threads_a_plugin_left_running(tmp_path, proj, rec):
+    """As Python's own exit does: a non-daemon thread finishes before the process ends."""
+    simple_project(proj, rec)
+    site = tmp_path / "site"
+    install_plugin(
+        site,
+        "buildsys-plugin-linger",
+        "1.0",
+        {"linger": "linger_plugin"},
+        {"linger_plugin": LINGERING_THREAD_PLUGIN},
+    )
+    done = tmp_path / "lingered"
+    res = cli("build", "tool", cwd=proj, env=cli_env(PYTHONPATH=str(site), LINGER_FILE=str(done)))
+    assert res.rc == 0, res
+    assert done.read_text() == "finished"
 
 
 # -- exit codes, SPEC section 3 ---------------------------------------------------------------

@@ -8,7 +8,7 @@ must work whatever state the config and the installed plugins are in. A
 once the command is done it runs the `atexit` handlers, flushes, and leaves
 without tearing the interpreter down, which would only free memory the
 operating system frees anyway, and costs about ten milliseconds per run.
-(Nor does it wait for non-daemon threads a plugin may have left running.)
+Like Python's own exit, it first waits for non-daemon threads (a plugin's).
 `main()` returns the exit code instead, for calling buildsys in a process.
 """
 
@@ -51,6 +51,7 @@ def console() -> None:
         code = main()
     except SystemExit as exc:  # argparse's --help and usage errors
         code = exc.code
+    _join_threads()
     atexit._run_exitfuncs()
     if isinstance(code, str):
         print(code, file=sys.stderr)
@@ -61,6 +62,17 @@ def console() -> None:
     except (OSError, ValueError):  # a closed pipe: nothing left to tell anyone
         code = code or 1
     os._exit(code or 0)
+
+
+def _join_threads() -> None:
+    """What the interpreter's exit does first: wait for every non-daemon thread."""
+    threading = sys.modules.get("threading")
+    if threading is None:  # never imported: no thread but this one
+        return
+    current = threading.current_thread()
+    for thread in threading.enumerate():
+        if thread is not current and not thread.daemon:
+            thread.join()
 
 
 if __name__ == "__main__":
