@@ -452,6 +452,26 @@ def test_unwritable_report_path_fails_the_command(proj, rec, tmp_path):
     assert res.rc != 0, res
 
 
+def test_a_report_that_cannot_be_written_at_the_end_is_an_error_not_a_crash(proj, tmp_path):
+    """The reports' directory is checked before the run; a build puts a file in its place."""
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    remove = "import shutil, sys; shutil.rmtree(sys.argv[1]); open(sys.argv[1], 'w').close()"
+    write_builds(proj, {"a": {"platform": "command", "command": [PY, "-c", remove, str(reports)]}})
+    res = cli(
+        "build",
+        "--report-json",
+        reports / "r.json",
+        "--junit-xml",
+        reports / "r.xml",
+        cwd=proj,
+    )
+    assert res.rc == 1, res
+    assert f"could not write the JSON report to {reports / 'r.json'}" in res.err
+    assert f"could not write the JUnit report to {reports / 'r.xml'}" in res.err
+    assert "Traceback" not in res.err
+
+
 def test_junit_xml_stays_well_formed_with_ansi_colours_in_the_log(proj, rec):
     code = """
 print("\\x1b[31merror\\x1b[0m: it broke", flush=True)

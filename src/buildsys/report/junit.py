@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
-from .._files import write_atomic
-from ..hooks import hookimpl
 from ..masking import Masker
 from ..results import ExecutionResult, Status
+from .file import FileReporter
 from .tail import read_tail
 
 __all__ = ["JUnitReporter", "to_junit", "xml_text"]
@@ -69,15 +67,8 @@ def to_junit(result: ExecutionResult, masker: Masker) -> str:
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-class JUnitReporter:
-    def __init__(self, path: Path, masker: Masker, errors: list[str]) -> None:
-        self.path = path
-        self.masker = masker
-        self.errors = errors
+class JUnitReporter(FileReporter):
+    what = "JUnit report"
 
-    @hookimpl
-    def buildsys_run_finished(self, result: ExecutionResult) -> None:
-        try:
-            write_atomic(self.path, to_junit(result, self.masker))
-        except OSError as exc:
-            self.errors.append(f"could not write the JUnit report to {self.path}: {exc}")
+    def render(self, result: ExecutionResult) -> str:
+        return to_junit(result, self.masker)
