@@ -27,7 +27,6 @@ environment (`ctx.env`) has CI set, unless `daemon` says otherwise.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,6 +47,12 @@ FORMATS = ("apk", "aab")
 DOCS = "https://developer.android.com/build/building-cmdline"
 _SDK_DOCS = "https://developer.android.com/tools/variables#envar"
 _FALSE = ("", "0", "false", "no", "off")
+
+
+def _which(name: str, path: str | None) -> str | None:
+    import shutil  # when a toolchain is looked for, not at every buildsys start
+
+    return shutil.which(name, path=path)
 
 
 def _format(value: object) -> str:
@@ -210,7 +215,7 @@ def _java(env: Mapping[str, str]) -> str | None:
     if home:
         candidate = Path(home) / "bin" / "java"
         return str(candidate) if os.access(candidate, os.X_OK) else None
-    return shutil.which("java", path=env.get("PATH", os.defpath))
+    return _which("java", env.get("PATH", os.defpath))
 
 
 def _sdk(env: Mapping[str, str], cwd: Path | None) -> tuple[str, str] | None:
@@ -358,7 +363,7 @@ class AndroidBuilder:
                     code="ANDROID_GRADLEW_NOT_EXECUTABLE",
                 )
             return str(wrapper)
-        gradle = shutil.which("gradle", path=env.get("PATH", os.defpath))
+        gradle = _which("gradle", env.get("PATH", os.defpath))
         if gradle is None:
             raise BuildFailed(
                 f"no Gradle: {cwd} has no gradlew and `gradle` is not on PATH",

@@ -23,7 +23,6 @@ Xcode builds never share one; archives and exports go beside it under
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,6 +46,12 @@ _XCODE_SUGGESTIONS = (
     "then accept the licence and finish set-up once: "
     "`sudo xcodebuild -license accept && xcodebuild -runFirstLaunch`",
 )
+
+
+def _which(name: str, path: str | None) -> str | None:
+    import shutil  # when a toolchain is looked for, not at every buildsys start
+
+    return shutil.which(name, path=path)
 
 
 @attrs.frozen(kw_only=True)
@@ -147,7 +152,7 @@ class IosBuilder:
         """
         env: Mapping[str, str] = host.env if spec is None else {**host.env, **spec.env}
         path = env.get("PATH", os.defpath)
-        xcodebuild = shutil.which("xcodebuild", path=path)
+        xcodebuild = _which("xcodebuild", path)
         if xcodebuild is None:
             return [
                 BuildError(
@@ -173,7 +178,7 @@ class IosBuilder:
                 ]
             text = developer_dir
         else:
-            select = shutil.which("xcode-select", path=path)
+            select = _which("xcode-select", path)
             code, text = _output([select or "xcode-select", "-p"], env)
             if code != 0:
                 return [

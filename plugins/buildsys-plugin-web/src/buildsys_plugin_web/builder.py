@@ -13,7 +13,6 @@ Arguments after `buildsys build web -- ARGS` are passed to the script.
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -77,6 +76,12 @@ _INSTALL_HINTS = {
     ],
     "bun": ["install bun: https://bun.sh/docs/installation"],
 }
+
+
+def _which(name: str, path: str | None) -> str | None:
+    import shutil  # when a toolchain is looked for, not at every buildsys start
+
+    return shutil.which(name, path=path)
 
 
 def _one_of(allowed: Sequence[str]) -> Callable[[Any], str]:
@@ -285,7 +290,7 @@ class WebBuilder:
         path = _search_path(host.env)
         problems = []
         for tool, code in (("node", "WEB_NODE_NOT_FOUND"), ("npm", "WEB_NPM_NOT_FOUND")):
-            if shutil.which(tool, path=path) is None:
+            if _which(tool, path) is None:
                 problems.append(
                     BuildError(
                         f"{tool} is not installed or not on PATH",
@@ -344,7 +349,7 @@ class WebBuilder:
 
     def _program(self, manager: str, spec: BuildSpec) -> str:
         path = _search_path(spec.env)
-        program = shutil.which(manager, path=path)
+        program = _which(manager, path)
         if program is None:
             raise BuildFailed(
                 f"{manager} is not installed or not on PATH",
@@ -380,7 +385,7 @@ class WebBuilder:
 
 
 def _tool_version(tool: str, path: str | None, env: Mapping[str, str]) -> str:
-    program = shutil.which(tool, path=path)
+    program = _which(tool, path)
     if program is None:
         return "not found"
     said = probe([program, "--version"], env=env, timeout=15)
