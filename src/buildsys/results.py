@@ -94,48 +94,47 @@ class BuildResult:
     artifact_details: tuple[Artifact, ...] = attrs.field(default=(), converter=_artifacts)
 
 
+def _counter(*statuses: Status) -> Any:
+    """A field computed from `results` when the result is made (never passed in)."""
+
+    def count(self: ExecutionResult) -> int:
+        return sum(1 for r in self.results if r.status in statuses)
+
+    return attrs.field(init=False, default=attrs.Factory(count, takes_self=True))
+
+
 @attrs.frozen
 class ExecutionResult:
-    """The outcome of a run; counts are derived from `results`."""
+    """The outcome of a run. The counts and verdicts are fields derived from
+    `results` (so `attrs.asdict` and `attrs.fields` list them, as SPEC does)."""
 
     results: tuple[BuildResult, ...] = attrs.field(converter=_results)
     total_duration: float = 0.0
     interrupted: bool = False
-
-    def _count(self, *statuses: Status) -> int:
-        return sum(1 for r in self.results if r.status in statuses)
-
-    @property
-    def success_count(self) -> int:
-        """Builds that succeeded, including those served from the cache."""
-        return self._count(Status.SUCCEEDED, Status.CACHED)
-
-    @property
-    def failure_count(self) -> int:
-        """Builds that failed or timed out."""
-        return self._count(Status.FAILED, Status.TIMED_OUT)
-
-    @property
-    def skipped_count(self) -> int:
-        return self._count(Status.SKIPPED)
-
-    @property
-    def cancelled_count(self) -> int:
-        return self._count(Status.CANCELLED)
-
-    @property
-    def cached_count(self) -> int:
-        return self._count(Status.CACHED)
-
-    @property
-    def all_completed(self) -> bool:
-        """True when no build was cancelled and the run was not interrupted."""
-        return not self.interrupted and self.cancelled_count == 0
-
-    @property
-    def ok(self) -> bool:
-        """True when nothing failed, timed out or was cancelled."""
-        return self.failure_count == 0 and self.cancelled_count == 0 and not self.interrupted
+    #: Builds that succeeded, including those served from the cache.
+    success_count: int = _counter(Status.SUCCEEDED, Status.CACHED)
+    #: Builds that failed or timed out.
+    failure_count: int = _counter(Status.FAILED, Status.TIMED_OUT)
+    skipped_count: int = _counter(Status.SKIPPED)
+    cancelled_count: int = _counter(Status.CANCELLED)
+    cached_count: int = _counter(Status.CACHED)
+    #: True when no build was cancelled and the run was not interrupted.
+    all_completed: bool = attrs.field(
+        init=False,
+        default=attrs.Factory(
+            lambda self: not self.interrupted and self.cancelled_count == 0, takes_self=True
+        ),
+    )
+    #: True when nothing failed, timed out or was cancelled.
+    ok: bool = attrs.field(
+        init=False,
+        default=attrs.Factory(
+            lambda self: (
+                self.failure_count == 0 and self.cancelled_count == 0 and not self.interrupted
+            ),
+            takes_self=True,
+        ),
+    )
 
     def __bool__(self) -> bool:
         return self.ok

@@ -1,0 +1,73 @@
+"""The result classes of SPEC section 4, as a library user sees them."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+
+from buildsys import BuildResult, ExecutionResult, Status
+
+SPEC_FIELDS = {
+    "results",
+    "total_duration",
+    "success_count",
+    "failure_count",
+    "skipped_count",
+    "cancelled_count",
+    "cached_count",
+    "all_completed",
+    "ok",
+}
+
+
+def _result(*statuses: Status, interrupted: bool = False) -> ExecutionResult:
+    return ExecutionResult(
+        results=tuple(BuildResult(f"b{i}", "command", s) for i, s in enumerate(statuses)),
+        interrupted=interrupted,
+    )
+
+
+def test_every_spec_field_is_an_attrs_field():
+    """`attrs.asdict` and `attrs.fields` show the counts, not only attribute access."""
+    result = _result(Status.SUCCEEDED, Status.CACHED, Status.FAILED, Status.SKIPPED)
+    assert {f.name for f in attrs.fields(ExecutionResult)} >= SPEC_FIELDS
+    data = attrs.asdict(result, recurse=False)
+    assert {k: data[k] for k in SPEC_FIELDS - {"results", "total_duration"}} == {
+        "success_count": 2,  # a build served from the cache succeeded too
+        "failure_count": 1,
+        "skipped_count": 1,
+        "cancelled_count": 0,
+        "cached_count": 1,
+        "all_completed": True,
+        "ok": False,
+    }
+
+
+@pytest.mark.parametrize(
+    ("statuses", "interrupted", "ok", "all_completed"),
+    [
+        ((Status.SUCCEEDED, Status.SKIPPED), False, True, True),
+        ((Status.TIMED_OUT,), False, False, True),
+        ((Status.SUCCEEDED, Status.CANCELLED), False, False, False),
+        ((Status.SUCCEEDED,), True, False, False),
+    ],
+)
+def test_verdicts(statuses, interrupted, ok, all_completed):
+    result = _result(*statuses, interrupted=interrupted)
+    assert (result.ok, result.all_completed, bool(result)) == (ok, all_completed, ok)
+
+
+def test_counts_follow_the_results_through_evolve_and_cannot_be_passed_in():
+    result = _result(Status.FAILED)
+    assert not attrs.evolve(result, results=()).failure_count
+    assert attrs.evolve(result, results=()).ok
+    with pytest.raises(TypeError):
+        ExecutionResult(results=(), ok=False)  # type: ignore[call-arg]
+
+
+def test_results_are_frozen():
+    result = _result(Status.SUCCEEDED)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        result.ok = False  # type: ignore[misc]
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        result.results[0].status = Status.FAILED  # type: ignore[misc]
