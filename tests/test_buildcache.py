@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -248,6 +249,9 @@ def test_second_run_is_served_from_the_cache(proj: Project) -> None:
     assert {r["name"]: r["status"] for r in second["results"]} == {"a": "cached", "b": "cached"}
     assert second["cached_count"] == 2
     assert second["ok"] is True
+    # SPEC: a reason says why a build was skipped or cancelled, else null.
+    assert [r["reason"] for r in second["results"]] == [None, None]
+    assert re.search(r"^buildsys: ok: 2 cached in ", res.out, re.M), res.out
     assert sorted(proj.runs()) == ["a", "b"], "a cached build must not run"
     assert files_under(proj.root / "out") == outputs
     assert "cached" in res.out

@@ -427,7 +427,7 @@ def test_a_noop_on_a_terminal_is_replayed_with_the_summary_rich_leaves(proj: Pro
     text, replayed = _on_a_terminal(proj)
     assert replayed
     lines = [line for line in _timeless_output(text).splitlines() if line.strip()]
-    assert any(line.startswith("[a] cached in T: unchanged since a cached run") for line in lines)
-    assert lines[-1] == "buildsys: ok: 2 succeeded, 2 cached in T"
+    assert "[a] cached in T" in lines
+    assert lines[-1] == "buildsys: ok: 2 cached in T"
     shown = set(_timeless_output(engine).splitlines())
     assert [line for line in lines if line not in shown] == []

@@ -176,8 +176,7 @@ def cached_result(
     return BuildResult(
         name=spec.name,
         platform=spec.platform,
-        status=Status.CACHED,
-        reason=f"unchanged since a cached run (key {key[:16]})",
+        status=Status.CACHED,  # no reason: SPEC keeps that for skipped and cancelled
         duration=(finished - started_at).total_seconds(),
         started_at=started_at,
         finished_at=finished,

@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 
 __all__ = ["invocation_key", "journal_path", "record", "replay"]
 
-_VERSION = 3
+_VERSION = 4
 # Hooks a third-party plugin may implement without making a run unreplayable:
 # neither is called when every build comes from the cache.
 _SILENT_HOOKS = {"buildsys_register_platforms", "buildsys_error_suggestions"}
@@ -545,16 +545,16 @@ class _Replay:
         for index in self.journal["finish_order"]:
             name, _, reason = builds[index]["row"]
             line = f"[{name}] {text.WORD['cached']} in {text.took(durations[index])}"
-            out.write(f"{line}: {reason}\n")
+            out.write(f"{line}: {reason}\n" if reason else f"{line}\n")
         rows = [
-            (name, platform, "cached", text.took(duration), reason)
+            (name, platform, "cached", text.took(duration), reason or "")
             for (name, platform, reason), duration in zip(
                 (b["row"] for b in builds), durations, strict=True
             )
         ]
         head = text.verdict(
             "ok",
-            succeeded=len(builds),
+            succeeded=0,
             cached=len(builds),
             failed=0,
             cancelled=0,

@@ -135,7 +135,7 @@ class ConsoleReporter:
         head = "interrupted" if result.interrupted else ("ok" if result.ok else "FAILED")
         return verdict(
             head,
-            succeeded=result.success_count,
+            succeeded=result.success_count - result.cached_count,
             cached=result.cached_count,
             failed=result.failure_count,
             cancelled=result.cancelled_count,

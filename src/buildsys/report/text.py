@@ -49,11 +49,21 @@ def verdict(
     skipped: int,
     seconds: float,
 ) -> str:
-    """The run's last line: "buildsys: ok: 3 succeeded, 2 cached in 1.2s"."""
-    parts = [f"{succeeded} succeeded"]
-    if cached:
-        parts.append(f"{cached} cached")
-    for count, word in ((failed, "failed"), (cancelled, "cancelled"), (skipped, "skipped")):
-        if count:
-            parts.append(f"{count} {word}")
-    return f"buildsys: {head}: {', '.join(parts)} in {took(seconds)}"
+    """The run's last line: "buildsys: ok: 3 succeeded, 2 cached in 1.2s".
+
+    `succeeded` counts the builds that ran and succeeded, not those served
+    from the cache (`ExecutionResult.success_count` holds both), so that the
+    parts add up to the number of builds.
+    """
+    parts = [
+        f"{count} {word}"
+        for count, word in (
+            (succeeded, "succeeded"),
+            (cached, "cached"),
+            (failed, "failed"),
+            (cancelled, "cancelled"),
+            (skipped, "skipped"),
+        )
+        if count
+    ]
+    return f"buildsys: {head}: {', '.join(parts) or 'nothing to build'} in {took(seconds)}"
