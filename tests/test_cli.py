@@ -358,7 +358,9 @@ def test_named_build_skipped_for_its_host_exits_1(proj, rec):
     assert result["status"] == "skipped"
     assert "windows" in result["reason"] and "linux" in result["reason"]
     assert not ran(rec, "winonly")
-    assert "winonly" in res.out
+    assert "named on the command line but skipped: winonly" in res.out
+    # The last line agrees with the exit code.
+    assert res.out.rstrip().splitlines()[-1].startswith("buildsys: FAILED: 1 skipped"), res.out
 
 
 def test_build_skipped_for_its_host_but_not_named_exits_0(proj, rec):
@@ -368,6 +370,7 @@ def test_build_skipped_for_its_host_but_not_named_exits_0(proj, rec):
     assert res.rc == 0, res
     assert statuses(read_json(report)) == {"winonly": "skipped", "anywhere": "succeeded"}
     assert ran(rec, "anywhere") and not ran(rec, "winonly")
+    assert res.out.rstrip().splitlines()[-1].startswith("buildsys: ok: 1 succeeded, 1 skipped")
 
 
 # -- selection and overrides -------------------------------------------------------------

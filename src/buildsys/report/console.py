@@ -97,7 +97,7 @@ class ConsoleReporter:
             lines.append("")
             lines.append(f"named on the command line but skipped: {', '.join(skipped_named)}")
         lines.append("")
-        lines.append(self._verdict(result))
+        lines.append(self._verdict(result, failed=bool(skipped_named)))
         self.write("\n".join(lines))
 
     def _table(self, result: ExecutionResult) -> list[str]:
@@ -131,8 +131,10 @@ class ConsoleReporter:
             lines.append(f"log (empty): {build.log_path}")
         return lines
 
-    def _verdict(self, result: ExecutionResult) -> str:
-        head = "interrupted" if result.interrupted else ("ok" if result.ok else "FAILED")
+    def _verdict(self, result: ExecutionResult, *, failed: bool) -> str:
+        """`failed`: the CLI exits 1 although no build failed (a named build was skipped)."""
+        ok = result.ok and not failed
+        head = "interrupted" if result.interrupted else ("ok" if ok else "FAILED")
         return verdict(
             head,
             succeeded=result.success_count - result.cached_count,
