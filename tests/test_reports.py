@@ -362,6 +362,23 @@ def test_secret_names_mask_values_even_without_secret_env(proj, rec):
     assert f"plain is {PLAIN}" in res.out
 
 
+def test_secrets_are_masked_in_config_and_usage_errors(proj, rec):
+    """Error messages quote builds.toml and the command line: a secret there is masked too."""
+    (proj / "builds.toml").write_text(
+        f'[builds.deploy]\nplatform = "command"\ncommand = "deploy --token {TOKEN}"\n'
+        f'depends-on = ["{TOKEN}"]\n'
+    )
+    env = cli_env(MY_TOKEN=TOKEN)
+    for args in (["check"], ["build"]):
+        res = cli(*args, cwd=proj, env=env)
+        assert res.rc == 2, res
+        assert TOKEN not in res.err and "***" in res.err, res.err
+    write_builds(proj, {"deploy": command(RECORD, rec, "deploy")})
+    res = cli("build", TOKEN, cwd=proj, env=env)
+    assert res.rc == 2, res
+    assert TOKEN not in res.err and "***" in res.err, res.err
+
+
 def test_short_secret_produces_a_warning(proj, rec):
     write_builds(proj, {"quiet": command(RECORD, rec, "quiet")})
     env = cli_env(SHORT_TOKEN="abc12")
