@@ -83,3 +83,11 @@ def test_file_option_names_where_to_write(tmp_path):
     res = run_cli("init", "-f", "sub/builds.toml", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "sub" / "builds.toml").is_file()
+
+
+def test_a_missing_directory_is_a_usage_error_not_a_traceback(tmp_path):
+    res = run_cli("-f", "sub/builds.toml", "init", cwd=tmp_path)
+    assert res.returncode == 2, res
+    assert "there is no directory sub" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert not (tmp_path / "sub").exists()

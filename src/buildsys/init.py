@@ -141,6 +141,14 @@ def write_starter(path: Path, *, force: bool = False) -> list[Detected]:
     """Write a starter builds.toml at `path`; refuses to overwrite one unless `force`."""
     if path.exists() and not force:
         raise UsageError(f"{path} already exists; edit it, or pass --force to replace it")
+    if not path.parent.is_dir():
+        raise UsageError(
+            f"cannot write {path}: there is no directory {path.parent}; "
+            f"create it first (mkdir -p {path.parent})"
+        )
     builds = detect(path.parent)
-    path.write_text(render(builds))
+    try:
+        path.write_text(render(builds))
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
     return builds
