@@ -762,6 +762,8 @@ def test_cache_info_and_clean_commands(proj, rec):
     simple_project(proj, rec)
     info = cli("cache", "info", cwd=proj)
     assert info.rc == 0, info
+    # On a fresh project too, .buildsys/ comes with its own .gitignore.
+    assert (proj / ".buildsys" / ".gitignore").is_file()
     clean = cli("cache", "clean", cwd=proj)
     assert clean.rc == 0, clean
 

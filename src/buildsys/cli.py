@@ -485,7 +485,10 @@ def _cmd_cache(args: argparse.Namespace) -> int:
     from .buildcache import cache_directory
     from .cache import Cache
 
+    from .lock import state_dir
+
     config, _ = _load(args)
+    state_dir(config.root)  # the cache creates its directory, which is usually in there
     cache = Cache(cache_directory(config.root, config.run.cache_dir))
     if args.cache_command == "clean":
         before = cache.info()
