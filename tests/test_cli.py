@@ -406,6 +406,15 @@ def test_args_after_double_dash_go_to_the_named_build_only(proj, rec):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("value", ["0", "0s", "-5", "soon"])
+def test_a_timeout_that_cannot_work_is_a_usage_error(proj, rec, value):
+    simple_project(proj, rec)
+    res = cli("build", f"--timeout={value}", cwd=proj)
+    assert res.rc == 2, res
+    assert "--timeout" in res.err
+    assert not ran(rec, "lib")
+
+
 def test_timeout_on_the_command_line_overrides_builds_toml(proj, rec):
     write_builds(
         proj,

@@ -84,9 +84,12 @@ def _duration(text: str) -> float:
     from .durations import parse_duration
 
     try:
-        return parse_duration(text)
+        seconds = parse_duration(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+    if seconds <= 0:  # every build would time out at once
+        raise argparse.ArgumentTypeError(f"a timeout must be greater than zero, got {text!r}")
+    return seconds
 
 
 def _build_arguments(build: argparse.ArgumentParser) -> None:
@@ -484,7 +487,6 @@ def _cmd_cache(args: argparse.Namespace) -> int:
 
     from .buildcache import cache_directory
     from .cache import Cache
-
     from .lock import state_dir
 
     config, _ = _load(args)
