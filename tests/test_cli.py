@@ -500,6 +500,29 @@ def test_dry_run_prints_each_build_and_runs_nothing(proj, rec):
     assert re.search(r"^\s*app \(command\) after lib", res.out, re.M), res.out
 
 
+def test_dry_run_says_dependents_of_a_host_skipped_build_would_be_skipped(proj, rec):
+    write_builds(
+        proj,
+        {
+            "app": command(RECORD, rec, "app", **{"depends-on": ["winonly"]}),
+            "winonly": command(RECORD, rec, "winonly", **{"requires-os": ["windows"]}),
+            "tests": command(RECORD, rec, "tests", **{"depends-on": ["app"]}),
+        },
+    )
+    res = cli("build", "--dry-run", cwd=proj)
+    assert res.rc == 0, res
+    lines = {line.split()[0]: line for line in res.out.splitlines() if line.startswith("  ")}
+    assert "would be skipped: dependency 'winonly'" in lines["app"], res.out
+    assert "would be skipped: dependency 'winonly'" in lines["tests"], res.out
+    assert "would be skipped" in lines["winonly"], res.out
+    real = cli("build", "--report-json", proj / "r.json", cwd=proj)
+    assert statuses(read_json(proj / "r.json")) == {
+        "app": "skipped",
+        "winonly": "skipped",
+        "tests": "skipped",
+    }, real
+
+
 # -- list, graph, check, plugins ------------------------------------------------------------------
 
 

@@ -358,9 +358,12 @@ def _print_plan(plan: Any, forecast: dict[str, str]) -> None:
         f"plan: {len(plan.specs)} builds, up to {plan.max_concurrency} at a time, "
         f"strategy {plan.strategy}"
     )
+    blocked = _blocked_by_presets(plan)
     for spec in plan.specs:
         preset = plan.presets.get(spec.name)
-        if preset is None:
+        if preset is None and spec.name in blocked:
+            what = f"would be skipped: dependency {blocked[spec.name]!r} would not succeed"
+        elif preset is None:
             what = forecast.get(spec.name, "would run")
         elif preset.reason:
             what = f"would be {preset.status.value}: {preset.reason}"
@@ -368,6 +371,29 @@ def _print_plan(plan: Any, forecast: dict[str, str]) -> None:
             what = f"would fail: {preset.errors[0].message if preset.errors else ''}"
         deps = f" after {', '.join(spec.depends_on)}" if spec.depends_on else ""
         print(f"  {spec.name} ({spec.platform}){deps}: {what}")
+
+
+def _blocked_by_presets(plan: Any) -> dict[str, str]:
+    """Builds that depend, directly or not, on one decided before running (skipped
+    for its host, a missing toolchain): each with the decided build it waits for."""
+    by_name = {spec.name: spec for spec in plan.specs}
+    blocked: dict[str, str] = {}
+    settled: set[str] = set()
+
+    def visit(name: str) -> str | None:
+        if name in settled:
+            return blocked.get(name)
+        settled.add(name)  # a cycle was refused when the config was read
+        for dep in by_name[name].depends_on if name in by_name else ():
+            cause = dep if dep in plan.presets else visit(dep)
+            if cause is not None:
+                blocked[name] = cause
+                return cause
+        return None
+
+    for spec in plan.specs:
+        visit(spec.name)
+    return blocked
 
 
 def _execute_with_signals(run: Any, plan: Any) -> int:
