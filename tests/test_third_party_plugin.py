@@ -311,7 +311,9 @@ def test_installed_plugin_is_listed_with_its_version(buildsys_project, sites):
     assert acme["distribution"] == "buildsys-plugin-acme"
     assert acme["builtin"] is False
     assert acme["error"] is None
-    assert acme["platforms"] == [{"name": "acme", "toolchain_problems": []}]
+    assert acme["platforms"] == [
+        {"name": "acme", "toolchain_ok": True, "toolchain_problems": [], "toolchain_errors": []}
+    ]
     assert plugins["command"]["builtin"] is True
 
 
@@ -359,9 +361,13 @@ def test_broken_plugin_beside_a_working_one(buildsys_project, sites, bad):
     for word in words:
         assert word in error
     assert plugins["acme"]["error"] is None
-    assert plugins["acme"]["platforms"] == [{"name": "acme", "toolchain_problems": []}]
+    assert plugins["acme"]["platforms"] == [
+        {"name": "acme", "toolchain_ok": True, "toolchain_problems": [], "toolchain_errors": []}
+    ]
     assert plugins["command"]["error"] is None
-    assert plugins["command"]["platforms"] == [{"name": "command", "toolchain_problems": []}]
+    assert plugins["command"]["platforms"] == [
+        {"name": "command", "toolchain_ok": True, "toolchain_problems": [], "toolchain_errors": []}
+    ]
 
     text = buildsys_project.run("plugins", env=env)
     assert text.exit_code == 0, text.stderr

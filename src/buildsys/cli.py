@@ -581,11 +581,16 @@ def _cmd_graph(args: argparse.Namespace) -> int:
 # -- plugins, check --------------------------------------------------------------
 
 
-def _toolchain(plugins: Any, platform: str) -> list[str]:
+def _toolchain(plugins: Any, platform: str, mask: Any) -> list[dict[str, Any]]:
+    """The platform's toolchain problems (its builder's check()), masked, as JSON objects."""
     from .host import Host
 
     return [
-        e.message + "".join(f"\n      hint: {s}" for s in e.suggestions)
+        {
+            "message": mask(e.message),
+            "code": e.code,
+            "suggestions": [mask(s) for s in e.suggestions],
+        }
         for e in plugins.registry.get(platform).toolchain_problems(Host())
     ]
 
@@ -600,6 +605,22 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     mask = Masker.from_environment(os.environ).text
     rows: list[dict[str, Any]] = []
     for info in plugins.plugins:
+        platforms = []
+        for name in info.platforms:
+            errors = _toolchain(plugins, name, mask)
+            platforms.append(
+                {
+                    "name": name,
+                    "toolchain_ok": not errors,
+                    # As text, hints included (the first shape of this report), and
+                    # as objects with each one's code and suggestions.
+                    "toolchain_problems": [
+                        e["message"] + "".join(f"\n      hint: {h}" for h in e["suggestions"])
+                        for e in errors
+                    ],
+                    "toolchain_errors": errors,
+                }
+            )
         rows.append(
             {
                 "name": info.name,
@@ -607,10 +628,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
                 "distribution": info.distribution,
                 "builtin": info.builtin,
                 "disabled": info.disabled,
-                "platforms": [
-                    {"name": p, "toolchain_problems": [mask(t) for t in _toolchain(plugins, p)]}
-                    for p in info.platforms
-                ],
+                "platforms": platforms,
                 "error": mask(info.error) if info.error else None,
             }
         )
@@ -623,10 +641,12 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
         if row["error"]:
             print(f"    {'disabled' if row['disabled'] else 'ERROR'}: {row['error']}")
         for platform in row["platforms"]:
-            status = "toolchain ok" if not platform["toolchain_problems"] else "toolchain missing"
+            status = "toolchain ok" if platform["toolchain_ok"] else "toolchain missing"
             print(f"    platform {platform['name']}: {status}")
-            for problem in platform["toolchain_problems"]:
-                print(f"      - {problem}")
+            for error in platform["toolchain_errors"]:
+                print(f"      - {error['message']}")
+                for hint in error["suggestions"]:
+                    print(f"      hint: {hint}")
     return EXIT_OK
 
 

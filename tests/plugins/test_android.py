@@ -72,7 +72,9 @@ def test_plugins_lists_the_installed_distribution(buildsys_project, env):
     (android,) = [p for p in json.loads(outcome.stdout) if p["name"] == "android"]
     assert android["distribution"] == "buildsys-plugin-android"
     assert android["version"] == "0.1.0"
-    assert android["platforms"] == [{"name": "android", "toolchain_problems": []}]
+    assert android["platforms"] == [
+        {"name": "android", "toolchain_ok": True, "toolchain_problems": [], "toolchain_errors": []}
+    ]
 
 
 def test_debug_apk_by_default(buildsys_project, env):
@@ -360,6 +362,12 @@ def test_plugins_without_a_project_needs_android_home(buildsys_project, env):
     (problem,) = platform["toolchain_problems"]
     assert problem.startswith("Android SDK not found: ANDROID_HOME and ANDROID_SDK_ROOT are not")
     assert "sdk.dir in local.properties" in problem
+    # The same, structured: code and suggestions apart.
+    assert not platform["toolchain_ok"]
+    (error,) = platform["toolchain_errors"]
+    assert error["code"] == "ANDROID_SDK_NOT_FOUND"
+    assert problem.startswith(error["message"])
+    assert any("sdk.dir in local.properties" in s for s in error["suggestions"])
 
 
 def test_ci_in_the_builds_own_env_turns_the_daemon_off(buildsys_project, env):

@@ -68,7 +68,9 @@ def test_plugins_lists_the_installed_distribution(buildsys_project, env):
     assert outcome.exit_code == 0, outcome.stderr
     (ios,) = [p for p in json.loads(outcome.stdout) if p["name"] == "ios"]
     assert ios["distribution"] == "buildsys-plugin-ios"
-    assert ios["platforms"] == [{"name": "ios", "toolchain_problems": []}]
+    assert ios["platforms"] == [
+        {"name": "ios", "toolchain_ok": True, "toolchain_problems": [], "toolchain_errors": []}
+    ]
 
 
 @pytest.mark.skipif(sys.platform == "darwin", reason="the default skip is for non-macOS hosts")

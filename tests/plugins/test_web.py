@@ -170,7 +170,9 @@ def test_plugins_json_lists_web_with_its_version(buildsys_project):
     assert web["distribution"] == "buildsys-plugin-web"
     assert web["builtin"] is False
     assert web["error"] is None
-    assert web["platforms"] == [{"name": "web", "toolchain_problems": []}]
+    assert web["platforms"] == [
+        {"name": "web", "toolchain_ok": True, "toolchain_problems": [], "toolchain_errors": []}
+    ]
 
 
 @needs_node
