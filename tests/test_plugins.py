@@ -349,6 +349,62 @@ def test_builder_exception_traceback_is_in_the_build_log(proj, site):
     assert "Traceback" in log and "crashy builder exploded" in log
 
 
+REPORTING_PLUGIN = """
+import os
+
+import buildsys
+
+
+class Reporting:
+    name = "reporting"
+
+    def build(self, spec, ctx):
+        ctx.add_artifact(os.environ["REPORTED_ARTIFACT"])
+
+
+@buildsys.hookimpl
+def buildsys_register_platforms(registry):
+    registry.add(Reporting())
+"""
+
+
+@pytest.mark.parametrize("where", ["outside", "through a symlinked directory", "inside"])
+def test_an_artifact_outside_the_project_fails_its_build(tmp_path, proj, site, where):
+    """SPEC: an artifact that resolves outside the project is an error."""
+    install_plugin(
+        site,
+        "buildsys-plugin-reporting",
+        "1.0",
+        {"reporting": "reporting_plugin"},
+        {"reporting_plugin": REPORTING_PLUGIN},
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "out.bin").write_text("x")
+    (proj / "inside.bin").write_text("x")
+    (proj / "link").symlink_to(elsewhere)
+    artifact = {
+        "outside": elsewhere / "out.bin",
+        "through a symlinked directory": proj / "link" / "out.bin",
+        "inside": proj / "inside.bin",
+    }[where]
+    write_builds(proj, {"r": {"platform": "reporting"}})
+    report = proj / "r.json"
+    env = env_for(site, REPORTED_ARTIFACT=str(artifact))
+    res = cli("build", "--report-json", report, cwd=proj, env=env)
+    result = by_name(read_json(report))["r"]
+    if where == "inside":
+        assert res.rc == 0, res
+        assert result["artifacts"] == [str(artifact)]
+        return
+    assert res.rc == 1, res
+    assert result["status"] == "failed"
+    (error,) = result["errors"]
+    assert error["code"] == "ARTIFACT_OUTSIDE_PROJECT"
+    assert str(artifact) in error["message"] and "outside the project" in error["message"]
+    assert any("'reporting'" in s for s in error["suggestions"])
+
+
 SUGGESTING_PLUGIN = """
 import buildsys
 

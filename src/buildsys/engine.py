@@ -503,6 +503,7 @@ class Run:
                     context={"plugin": registered.plugin},
                 ) from exc
             self._collect_outputs(spec, ctx)
+            _check_artifacts(spec, ctx.artifacts, registered.plugin)
             if cache is not None and parts is not None:
                 advice = cache.store_after(spec, parts, ctx.artifacts, ctx.log_path)
                 for text in [*cache.cache.take_warnings(), *([advice] if advice else [])]:
@@ -522,6 +523,28 @@ class Run:
             ctx.add_artifact(root / rel)
         if not matched:
             ctx.warn(f"outputs {list(spec.outputs)} matched no files after the build")
+
+
+def _check_artifacts(spec: BuildSpec, artifacts: Sequence[str], plugin: str) -> None:
+    """SPEC: an artifact that resolves outside the project is an error. Only the
+    builder knows its artifacts, so this fails the build once it has run."""
+    root = Path(spec.root).resolve()
+    for artifact in artifacts:
+        path = Path(artifact)
+        # The directory is resolved, not the file: a symlink is an artifact as a link.
+        where = path.parent.resolve() / path.name
+        if where == root or not where.is_relative_to(root):
+            raise BuildFailed(
+                f"artifact {artifact} lies outside the project ({root})",
+                suggestions=[
+                    "artifacts must be files the build wrote inside the directory that "
+                    "holds builds.toml: write it there, or do not report it",
+                    f"the builder of platform {spec.platform!r} (plugin {plugin!r}) reported "
+                    "it with ctx.add_artifact",
+                ],
+                code="ARTIFACT_OUTSIDE_PROJECT",
+                context={"artifact": artifact, "project": str(root)},
+            )
 
 
 class _HookObserver:
