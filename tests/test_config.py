@@ -21,6 +21,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import attrs
 import pytest
 
 import buildsys
@@ -34,8 +35,6 @@ INVALID = CORPUS / "invalid"
 VALID = CORPUS / "valid"
 
 INVALID_BUGS: dict[str, str] = {}
-
-VALID_BUGS: dict[str, str] = {}
 
 VALID_BUGS: dict[str, str] = {}
 
@@ -319,7 +318,6 @@ def test_profiles(tmp_path):
         ('"45"', 45.0),
         ("45", 45.0),
         ("2.5", 2.5),
-        ("0", 0.0),
     ],
 )
 def test_durations_in_config(tmp_path, written, seconds):
@@ -329,6 +327,15 @@ def test_durations_in_config(tmp_path, written, seconds):
     assert config.run.kill_grace == seconds
     assert config.get("app").timeout == seconds
     assert isinstance(config.get("app").timeout, float)
+
+
+@pytest.mark.parametrize("written", ["0", '"0s"', "0.0", '"-0"'])
+def test_kill_grace_may_be_zero_but_a_timeout_may_not(tmp_path, written):
+    config = load(tmp_path, f"[run]\nkill-grace = {written}\n" + APP)
+    assert config.run.kill_grace == 0.0
+    found = problems(tmp_path, f"[run]\ntimeout = {written}\n" + APP)
+    assert [(p.line, p.key) for p in found] == [(2, "timeout")]
+    assert "must be greater than zero" in found[0].message
 
 
 @pytest.mark.parametrize(
@@ -597,6 +604,110 @@ def test_defaults_problem_is_reported_once(tmp_path):
         """,
     )
     assert [(p.line, p.build, p.key) for p in found] == [(3, None, "retries")]
+
+
+def test_defaults_option_every_build_overrides_is_checked_in_defaults(tmp_path):
+    found = problems(
+        tmp_path,
+        """
+        [defaults]
+        command = "echo"
+
+        [builds.a]
+        platform = "command"
+        command = ["true"]
+        """,
+    )
+    assert [(p.line, p.build, p.key) for p in found] == [(3, None, "command")]
+    assert found[0].message.startswith("expected a list of arguments, got the string 'echo'")
+
+
+@attrs.frozen
+class _ScriptOptions:
+    command: str
+    shell: bool = False
+
+
+class _ScriptBuilder:
+    name = "script"
+    options = _ScriptOptions
+
+    def build(self, spec, ctx):
+        raise NotImplementedError
+
+
+class _ScriptPlugin:
+    @buildsys.hookimpl
+    def buildsys_register_platforms(self, registry):
+        registry.add(_ScriptBuilder())
+
+
+def _with_script_platform() -> PluginHost:
+    host = PluginHost(entry_points=False)
+    host.pm.register(_ScriptPlugin(), name="script")
+    return host.load()
+
+
+def test_defaults_option_is_checked_against_each_platform_that_takes_it(tmp_path):
+    path = tmp_path / "builds.toml"
+    path.write_text(
+        textwrap.dedent(
+            """
+            [defaults]
+            command = "echo"        # fine for script, not for command
+            shell = "yes"           # only script takes it: command builds ignore it
+
+            [builds.a]
+            platform = "command"
+            command = ["true"]
+
+            [builds.b]
+            platform = "script"
+            command = "true"
+            shell = true
+
+            [builds.c]
+            platform = "script"
+            """
+        )
+    )
+    with pytest.raises(buildsys.ConfigError) as info:
+        buildsys.load_config(path, _with_script_platform(), host_os="linux")
+    assert [(p.line, p.build, p.key, p.message[:60]) for p in info.value.problems] == [
+        (3, None, "command", "for platform 'command': expected a list of arguments, got th"),
+        (4, None, "shell", "expected true or false, got the string 'yes'"),
+    ]
+
+
+def test_defaults_option_of_a_platform_that_cannot_be_checked(tmp_path):
+    # `msi` is not installed (and the build is skipped on this host): its options
+    # cannot be checked, so only a near miss of a known key is reported.
+    text = """
+        [defaults]
+        product-code = "X"
+        timout = "1m"
+
+        [builds.app]
+        platform = "command"
+        command = ["true"]
+
+        [builds.installer]
+        platform = "msi"
+        requires-os = ["windows"]
+        """
+    found = problems(tmp_path, text)
+    assert [(p.line, p.key) for p in found] == [(4, "timout")]
+    assert "(did you mean 'timeout'?)" in found[0].message
+
+
+def test_every_unknown_requires_os_value_is_reported(tmp_path):
+    found = problems(tmp_path, APP + 'requires-os = ["freebsd", "OSX", "linux", "solaris"]\n')
+    assert [(p.line, p.key) for p in found] == [(5, "requires-os")] * 3
+    assert [p.message.split(";")[0] for p in found] == [
+        "unknown OS 'freebsd'",
+        "unknown OS 'OSX' (did you mean 'darwin'?)",
+        "unknown OS 'solaris'",
+    ]
 
 
 def test_build_line_of_a_dotted_build(tmp_path):

@@ -26,7 +26,7 @@ from ._locate import KeyLines, quick_line
 from ._toml import describe, literal
 from .durations import parse_duration
 from .errors import ConfigError, Problem
-from .host import KNOWN_OS, OS_ALIASES, os_name
+from .host import KNOWN_OS, os_name
 
 if TYPE_CHECKING:
     from .plugins import PluginHost
@@ -58,7 +58,11 @@ def did_you_mean(word: str, candidates: Sequence[str]) -> str:
 
 
 class _Invalid(Exception):
-    """A value that does not fit its key; the message completes 'key: ...'."""
+    """A value that does not fit its key; each message completes 'key: ...'."""
+
+    def __init__(self, *messages: str) -> None:
+        super().__init__(*messages)
+        self.messages = messages
 
 
 def _str(value: Any) -> str:
@@ -99,6 +103,13 @@ def _duration(value: Any) -> float:
         raise _Invalid(str(exc)) from None
 
 
+def _timeout(value: Any) -> float:
+    seconds = _duration(value)
+    if seconds <= 0:  # zero is not "no timeout": every attempt would stop as it starts
+        raise _Invalid(f"a timeout must be greater than zero, got {describe(value)}")
+    return seconds
+
+
 def _env_names(value: Any) -> tuple[str, ...]:
     names = _str_list(value, "variable names")
     for name in names:
@@ -123,17 +134,30 @@ def _env_table(value: Any) -> dict[str, str]:
     return dict(value)
 
 
+# SPEC reads `macos` as `darwin`, and no other alias: a name outside the
+# contract is refused, so every tool reading builds.toml agrees on its meaning.
+_OS_ALIASES = {"macos": "darwin"}
+# Aliases accepted before SPEC was followed, now refused with the name to write.
+_OS_HINTS = {"osx": "darwin", "mac": "darwin", "win32": "windows"}
+
+
 def _os_list(value: Any) -> tuple[str, ...]:
     names = _str_list(value, "OS names")
     out: list[str] = []
+    unknown: list[str] = []
     for name in names:
-        lowered = OS_ALIASES.get(name.lower(), name.lower())
-        if lowered not in KNOWN_OS:
-            raise _Invalid(
-                f"unknown OS {name!r}{did_you_mean(name, [*KNOWN_OS, 'macos'])}; "
-                f"use {', '.join(KNOWN_OS)} (macos means darwin)"
-            )
-        out.append(lowered)
+        lowered = _OS_ALIASES.get(name.lower(), name.lower())
+        if lowered in KNOWN_OS:
+            out.append(lowered)
+            continue
+        hint = _OS_HINTS.get(lowered)
+        unknown.append(
+            f"unknown OS {name!r}"
+            + (f" (did you mean {hint!r}?)" if hint else did_you_mean(name, [*KNOWN_OS, "macos"]))
+            + f"; use {', '.join(KNOWN_OS)} (macos means darwin)"
+        )
+    if unknown:  # every one of them, as unknown `depends-on` names are
+        raise _Invalid(*unknown)
     return tuple(out)
 
 
@@ -151,7 +175,7 @@ def _strategy(value: Any) -> str:
 BUILD_KEYS: dict[str, Callable[[Any], Any]] = {
     "platform": _str,
     "depends-on": lambda v: _str_list(v, "build names"),
-    "timeout": _duration,
+    "timeout": _timeout,
     "retries": _count,
     "cwd": _str,
     "env": _env_table,
@@ -185,8 +209,8 @@ def _size(value: Any) -> int:
 RUN_KEYS: dict[str, Callable[[Any], Any]] = {
     "strategy": _strategy,
     "max-concurrency": lambda v: _count(v, 1),
-    "timeout": _duration,
-    "kill-grace": _duration,
+    "timeout": _timeout,
+    "kill-grace": _duration,  # 0 is valid: SIGKILL right after SIGTERM
     "retries": _count,
     "cache": _bool,
     "cache-dir": _str,
@@ -319,6 +343,10 @@ class _Loader:
         self._quick_lines: dict[tuple[tuple[str, ...], str], int | None] = {}
         self.problems: list[Problem] = []
         self._seen: set[str] = set()
+        # The platforms of this file's builds -> their options class (None: no options),
+        # and whether some build's platform could not be looked up.
+        self._platforms: dict[str, type | None] = {}
+        self._unchecked_platform = False
 
     # -- problems ------------------------------------------------------------
 
@@ -421,14 +449,14 @@ class _Loader:
                 try:
                     BUILD_KEYS[key](value)
                 except _Invalid as exc:
-                    self.problem(str(exc), at=("defaults", key), key=key)
+                    for message in exc.messages:
+                        self.problem(message, at=("defaults", key), key=key)
         builds_raw = self._table(data.get("builds", {}), ("builds",))
         if not builds_raw and "builds" not in data:
             self.problem(
                 "no builds: add a table such as [builds.app] with a platform", at=(), key=None
             )
         builds: list[BuildConfig] = []
-        accepted_defaults: set[str] = set()
         for name, raw in builds_raw.items():
             if not NAME_RE.match(name):
                 self.problem(
@@ -441,16 +469,8 @@ class _Loader:
             if not isinstance(raw, dict):
                 self._table(raw, ("builds", name), build=name)
                 continue
-            builds.append(self._build(name, raw, defaults, accepted_defaults))
-        for key in defaults:
-            if key not in BUILD_KEYS and key != "profiles" and key not in accepted_defaults:
-                known = self._known_option_keys()
-                self.problem(
-                    f"unknown key{did_you_mean(key, [*BUILD_KEYS, *known])}; [defaults] takes "
-                    "per-build keys, or options of a platform used in this file",
-                    at=("defaults", key),
-                    key=key,
-                )
+            builds.append(self._build(name, raw, defaults))
+        self._check_default_options(defaults)
         self._check_graph(builds)
         for variant in self._variants(builds):
             self._check_outputs(variant)
@@ -480,8 +500,45 @@ class _Loader:
             try:
                 values[key.replace("-", "_")] = check(value)
             except _Invalid as exc:
-                self.problem(str(exc), at=("run", key), key=key)
+                for message in exc.messages:
+                    self.problem(message, at=("run", key), key=key)
         return RunSettings(**values)
+
+    def _check_default_options(self, defaults: dict[str, Any]) -> None:
+        """Check each platform option in [defaults] once, there, against every
+        platform of this file that takes it, whether or not a build inherits it.
+
+        Builds do not report problems of the values they inherit (see `_options`),
+        so a bad default is one problem, not one per build.
+        """
+        from .options import field_keys, structure_options
+
+        for key, value in defaults.items():
+            if key in BUILD_KEYS or key == "profiles":
+                continue  # core keys are checked as [defaults] is read
+            takers = [
+                (platform, cls)
+                for platform, cls in self._platforms.items()
+                if cls is not None and key in field_keys(cls)
+            ]
+            if not takers:
+                hint = did_you_mean(key, [*BUILD_KEYS, *self._known_option_keys()])
+                # A platform that could not be looked up may take it: only a near
+                # miss is sure to be a mistake, as for a key of such a build.
+                if hint or not self._unchecked_platform:
+                    self.problem(
+                        f"unknown key{hint}; [defaults] takes per-build keys, or options of "
+                        "a platform used in this file",
+                        at=("defaults", key),
+                        key=key,
+                    )
+                continue
+            for platform, cls in takers:
+                _, found = structure_options(cls, {key: value})
+                # Problems of other keys (required, or checked together) belong to builds.
+                for problem in (f for f in found if f.key == key):
+                    which = f"for platform {platform!r}: " if len(takers) > 1 else ""
+                    self.problem(which + problem.message, at=("defaults", key), key=key)
 
     def _known_option_keys(self) -> list[str]:
         from .options import field_keys
@@ -500,12 +557,11 @@ class _Loader:
         name: str,
         table: dict[str, Any],
         defaults: dict[str, Any],
-        accepted_defaults: set[str],
     ) -> BuildConfig:
         profiles_raw = self._table(
             table.get("profiles", {}), ("builds", name, "profiles"), build=name
         )
-        base = self._variant(name, table, defaults, None, {}, accepted_defaults)
+        base = self._variant(name, table, defaults, None, {})
         variants: dict[str, BuildConfig] = {}
         for profile, overrides in profiles_raw.items():
             at = ("builds", name, "profiles", profile)
@@ -518,9 +574,7 @@ class _Loader:
                     self.problem(
                         f"{key!r} cannot be set per profile", at=(*at, key), build=name, key=key
                     )
-            variants[profile] = self._variant(
-                name, table, defaults, profile, overrides, accepted_defaults
-            )
+            variants[profile] = self._variant(name, table, defaults, profile, overrides)
         return attrs.evolve(base, profiles=variants)
 
     def _variant(
@@ -530,7 +584,6 @@ class _Loader:
         defaults: dict[str, Any],
         profile: str | None,
         overrides: dict[str, Any],
-        accepted_defaults: set[str],
     ) -> BuildConfig:
         # key -> (value, TOML path of where it was written)
         merged: dict[str, tuple[Any, tuple[str, ...]]] = {}
@@ -562,7 +615,8 @@ class _Loader:
                 values[key] = check(value)
             except _Invalid as exc:
                 if at[0] != "defaults":  # reported once, with [defaults]
-                    self.problem(str(exc), at=at, build=name, key=key)
+                    for message in exc.messages:
+                        self.problem(message, at=at, build=name, key=key)
 
         platform = values.get("platform", name)
         platform_invalid = "platform" in merged and "platform" not in values
@@ -610,15 +664,15 @@ class _Loader:
             if requires_os is None:
                 default_os = getattr(builder, "requires_os", None)
                 requires_os = tuple(default_os) if default_os else None
-            options = self._options(
-                name, platform, registered.plugin, builder, options_raw, accepted_defaults
-            )
+            self._platforms.setdefault(platform, getattr(builder, "options", None))
+            options = self._options(name, platform, registered.plugin, builder, options_raw)
             # A builder's defaults speak of its package: relative to the build's cwd.
             for key, attr in (("inputs", "default_inputs"), ("outputs", "default_outputs")):
                 default = getattr(builder, attr, None)
                 if key not in values and default is not None:
                     values[key] = _under(values.get("cwd", "."), default)
         else:
+            self._unchecked_platform = True
             # The platform's options cannot be checked, but a near miss of a core key can.
             for key, (_, at) in options_raw.items():
                 hint = did_you_mean(key, _ALL_BUILD_KEYS)
@@ -665,7 +719,6 @@ class _Loader:
         plugin: str,
         builder: Any,
         raw: dict[str, tuple[Any, tuple[str, ...]]],
-        accepted_defaults: set[str],
     ) -> Any:
         from .options import field_keys, structure_options
 
@@ -698,8 +751,6 @@ class _Loader:
                 self.problem(f"unknown key{hint}; {what}", at=at, build=name, key=key)
                 ok = False
                 continue
-            if at[0] == "defaults":
-                accepted_defaults.add(key)
             usable[key] = value
         if cls is None:
             return usable
@@ -709,6 +760,8 @@ class _Loader:
             if found.key in guessed and found.key not in usable:
                 continue
             at = raw[found.key][1] if found.key in raw else ("builds", name)
+            if at[0] == "defaults":
+                continue  # reported once, with [defaults]: _check_default_options
             self.problem(found.message, at=at, build=name, key=found.key)
         return instance if ok else usable
 
@@ -806,7 +859,12 @@ class _Loader:
                     *below.get(prefix, ()),
                 ]
                 for other, other_pattern in candidates:
-                    if other.name != build.name and _patterns_overlap(pattern, other_pattern):
+                    if (
+                        other.name != build.name
+                        and _patterns_overlap(pattern, other_pattern)
+                        and not _leaves_out(build.outputs or (), other_pattern)
+                        and not _leaves_out(other.outputs or (), pattern)
+                    ):
                         self.problem(
                             f"outputs {pattern!r} overlap outputs {other_pattern!r} of build "
                             f"{other.name!r}; two builds must not write the same files",
@@ -903,6 +961,50 @@ def _patterns_overlap(a: str, b: str) -> bool:
         literal, pattern = (a, b) if rest_a is None else (b, a)
         return _glob_matches(pattern, literal)
     return True
+
+
+def _leaves_out(patterns: Sequence[str], pattern: str) -> bool:
+    """Whether `patterns` exclude every file `pattern` can match, so that they
+    cannot overlap it.
+
+    Only the common case is understood: a `!dir/**` with a literal `dir`, which
+    excludes every file below `dir`, and that no later pattern takes files back
+    from. Other exclusions (`!**/*.map`, `!x/*/keep/**`, and `!dir`, which
+    pathspec applies below dir or not depending on the pattern it undoes) are
+    ignored: an overlap they would remove is still reported, never the reverse.
+    """
+    parts = _literal_prefix(pattern)[0]
+    for index, negated in enumerate(patterns):
+        subtree = _excluded_subtree(negated)
+        # `pattern` equal to `dir` counts as inside it: `!dir/**` says dir is a directory.
+        if subtree is None or tuple(parts[: len(subtree)]) != subtree or _floats(pattern):
+            continue
+        later = patterns[index + 1 :]
+        if not any(not p.startswith("!") and _may_reach(p, subtree) for p in later):
+            return True
+    return False
+
+
+def _excluded_subtree(pattern: str) -> tuple[str, ...] | None:
+    """For `!dir/**` with a literal dir, dir's parts (every file below it is excluded)."""
+    if not pattern.startswith("!"):
+        return None
+    prefix, rest = _literal_prefix(pattern[1:])
+    return tuple(prefix) if rest == "**" else None
+
+
+def _floats(pattern: str) -> bool:
+    """A pattern with no slash but a trailing one (`*.js`, `dist`) matches at any depth."""
+    return "/" not in pattern.rstrip("/")
+
+
+def _may_reach(pattern: str, subtree: tuple[str, ...]) -> bool:
+    """Whether `pattern` could match a file below `subtree` (conservative)."""
+    if _floats(pattern):
+        return True
+    prefix = tuple(_literal_prefix(pattern)[0])
+    shared = min(len(prefix), len(subtree))
+    return prefix[:shared] == subtree[:shared]
 
 
 def _literal_suffix(rest: str | None) -> str:

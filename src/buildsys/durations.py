@@ -18,7 +18,7 @@ def _seconds(number: float, original: object) -> float:
         raise ValueError(f"a duration must be a finite number of seconds, got {original!r}")
     if number < 0:
         raise ValueError(f"a duration cannot be negative, got {original!r}")
-    return float(number)
+    return float(number) + 0.0  # "-0" is zero, not a -0.0 that prints with its sign
 
 
 def parse_duration(value: object) -> float:
@@ -34,6 +34,10 @@ def parse_duration(value: object) -> float:
         pass
     else:
         return _seconds(seconds, value)
+    # A sign is read once, before the units: "-5s" is negative, not unreadable.
+    negative = text.startswith("-")
+    if negative:
+        text = text[1:]
     pos = 0
     total = 0.0
     seen: list[str] = []
@@ -48,7 +52,7 @@ def parse_duration(value: object) -> float:
             f"cannot read {value!r} as a duration: use a number of seconds or units h, m, s, ms "
             '("90s", "20m", "1h30m")'
         )
-    return total
+    return _seconds(-total if negative else total, value)
 
 
 def format_duration(seconds: float) -> str:

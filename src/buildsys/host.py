@@ -14,7 +14,6 @@ import attrs
 __all__ = ["KNOWN_OS", "Host", "os_name", "usable_cpus"]
 
 KNOWN_OS = ("linux", "darwin", "windows")
-OS_ALIASES = {"macos": "darwin", "osx": "darwin", "mac": "darwin", "win32": "windows"}
 
 
 def os_name() -> str:
