@@ -741,3 +741,27 @@ def test_did_you_mean():
     assert did_you_mean("TAGS", list(BUILD_KEYS)) == " (did you mean 'tags'?)"
     assert did_you_mean("zzzz", list(BUILD_KEYS)) == ""
     assert did_you_mean("x", []) == ""
+
+
+def test_config_errors_mask_secrets_for_library_callers_too(tmp_path, monkeypatch):
+    """`load_config`'s ConfigError quotes the file; secrets it names are masked there."""
+    monkeypatch.setenv("DEPLOY_CREDENTIAL", "caller-credential-1234")  # secret by secret-env
+    monkeypatch.setenv("GH_TOKEN", "ghp_caller_token_5678")  # secret by its name
+    path = tmp_path / "builds.toml"
+    path.write_text(
+        textwrap.dedent(
+            """\
+            [builds.deploy]
+            platform = "command"
+            secret-env = ["DEPLOY_CREDENTIAL"]
+            command = "deploy caller-credential-1234 ghp_caller_token_5678 file-secret-9012"
+            env = { API_KEY = "file-secret-9012" }
+            """
+        )
+    )
+    with pytest.raises(buildsys.ConfigError) as caught:
+        buildsys.load_config(path)
+    text = str(caught.value)
+    assert "command" in text and "***" in text
+    for secret in ("caller-credential-1234", "ghp_caller_token_5678", "file-secret-9012"):
+        assert secret not in text

@@ -29,6 +29,7 @@ from .errors import ConfigError, Problem
 from .host import KNOWN_OS, os_name
 
 if TYPE_CHECKING:
+    from .masking import Masker
     from .plugins import PluginHost
 
 __all__ = [
@@ -393,7 +394,8 @@ class _Loader:
         config = self._validate(data)
         if self.problems:
             self.problems.sort(key=lambda p: p.line or 0)
-            raise ConfigError(self.problems)
+            mask = _masker_for(data).text
+            raise ConfigError([attrs.evolve(p, message=mask(p.message)) for p in self.problems])
         assert config is not None
         return config
 
@@ -961,6 +963,33 @@ def _patterns_overlap(a: str, b: str) -> bool:
         literal, pattern = (a, b) if rest_a is None else (b, a)
         return _glob_matches(pattern, literal)
     return True
+
+
+def _masker_for(data: dict[str, Any]) -> Masker:
+    """What a run of this file would mask, as far as a file with errors tells: the
+    caller's secrets, its `secret-env` names, and secret-named `env` values."""
+    from .masking import Masker, is_secret_name
+
+    builds = data.get("builds")
+    tables = [data.get("defaults"), *(builds.values() if isinstance(builds, dict) else ())]
+    for table in list(tables):
+        profiles = table.get("profiles") if isinstance(table, dict) else None
+        if isinstance(profiles, dict):
+            tables.extend(profiles.values())
+    names: list[str] = []
+    values: dict[str, str] = {}
+    for table in tables:
+        if not isinstance(table, dict):
+            continue
+        secret_env = table.get("secret-env")
+        if isinstance(secret_env, list):
+            names.extend(n for n in secret_env if isinstance(n, str))
+        env = table.get("env")
+        if isinstance(env, dict):
+            values.update(
+                (k, v) for k, v in env.items() if isinstance(v, str) and is_secret_name(k)
+            )
+    return Masker.from_environment(os.environ, names).merged(values)
 
 
 def _leaves_out(patterns: Sequence[str], pattern: str) -> bool:
