@@ -49,13 +49,19 @@ STRATEGIES = ("parallel", "stop-on-failure")
 TOP_LEVEL = ("run", "defaults", "builds")
 
 
-def did_you_mean(word: str, candidates: Sequence[str]) -> str:
-    """' (did you mean 'x'?)' for the closest candidate, or ''."""
+def did_you_mean(word: str, candidates: Sequence[str], cutoff: float = 0.6) -> str:
+    """' (did you mean 'x'?)' for the closest candidate (difflib's ratio at least
+    `cutoff`), or ''."""
     normalised = {c.replace("_", "-").lower(): c for c in candidates}
     import difflib  # only when there is a mistake to explain
 
-    close = difflib.get_close_matches(word.replace("_", "-").lower(), list(normalised), 1, 0.6)
+    close = difflib.get_close_matches(word.replace("_", "-").lower(), list(normalised), 1, cutoff)
     return f" (did you mean {normalised[close[0]]!r}?)" if close else ""
+
+
+# How close an unchecked key must be to a core key to be called a typo of it:
+# `timout`, `tag`, `input`, `dependson` are; `target`, `tasks` are not.
+_NEAR_MISS = 0.8
 
 
 class _Invalid(Exception):
@@ -524,10 +530,12 @@ class _Loader:
                 if cls is not None and key in field_keys(cls)
             ]
             if not takers:
-                hint = did_you_mean(key, [*BUILD_KEYS, *self._known_option_keys()])
                 # A platform that could not be looked up may take it: only a near
                 # miss is sure to be a mistake, as for a key of such a build.
-                if hint or not self._unchecked_platform:
+                unsure = self._unchecked_platform
+                known = [*BUILD_KEYS, *self._known_option_keys()]
+                hint = did_you_mean(key, known, _NEAR_MISS if unsure else 0.6)
+                if hint or not unsure:
                     self.problem(
                         f"unknown key{hint}; [defaults] takes per-build keys, or options of "
                         "a platform used in this file",
@@ -675,9 +683,12 @@ class _Loader:
                     values[key] = _under(values.get("cwd", "."), default)
         else:
             self._unchecked_platform = True
-            # The platform's options cannot be checked, but a near miss of a core key can.
+            # The platform's options cannot be checked, but a near miss of a core key
+            # can: a close one only, since `target` or `tasks` (near `tags`) may well
+            # be options of this platform, and a plugin that failed to load must not
+            # make the whole file invalid.
             for key, (_, at) in options_raw.items():
-                hint = did_you_mean(key, _ALL_BUILD_KEYS)
+                hint = did_you_mean(key, _ALL_BUILD_KEYS, _NEAR_MISS)
                 if hint and at[0] != "defaults":
                     self.problem(f"unknown key{hint}", at=at, build=name, key=key)
         for key in ("depends-on", "tags"):
