@@ -281,3 +281,31 @@ os.write(1, b"A-end\\n")
     r = ex.execute(["b"], fn)["b"]
     assert r.status is Status.SUCCEEDED
     assert sorted(lines) == ["A-start A-end", "B-line"], lines
+
+
+def test_commands_running_counts_commands_under_way(tmp_path, logs):
+    """What the scheduler reads to decide whether a stopped build has a process to kill."""
+    seen = []
+
+    def fn(name):
+        ctx = buildsys.current_context()
+        seen.append(ctx.commands_running)
+        waiter = py(
+            "note(sys.argv[1], 1)\nwhile not os.path.exists(sys.argv[2]): time.sleep(0.01)",
+            tmp_path / "started",
+            tmp_path / "release",
+        )
+        t = threading.Thread(target=ctx.run, args=(waiter,))
+        t.start()
+        wait_for(tmp_path / "started")
+        seen.append(ctx.commands_running)
+        (tmp_path / "release").write_text("1")
+        t.join()
+        seen.append(ctx.commands_running)
+        with pytest.raises(BuildFailed):
+            ctx.run([str(tmp_path / "no-such-tool")])
+        seen.append(ctx.commands_running)
+
+    r = ParallelExecutor(log_dir=logs).execute(["b"], fn)["b"]
+    assert r.status is Status.SUCCEEDED
+    assert seen == [0, 1, 0, 0]

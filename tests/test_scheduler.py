@@ -6,7 +6,13 @@ nothing asserts how long anything took.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import textwrap
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -220,6 +226,92 @@ def test_callable_ignoring_cancel_is_abandoned(tmp_path, logs):
     assert result["stuck"].reason == "stop requested by test"
 
 
+class Stubborn:
+    """A pure-Python callable that ignores ctx.cancelled: it waits for `release`,
+    which the test sets only after execute() returned, or until `limit` seconds."""
+
+    def __init__(self, limit=30.0):
+        self.limit = limit
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.done = threading.Event()
+        self.released_by_test = None
+
+    def __call__(self, name):
+        self.started.set()
+        self.released_by_test = self.release.wait(self.limit)
+        self.done.set()
+
+    def finish(self):
+        """Let the abandoned callable end; True if it was still running until now."""
+        still_running = not self.done.is_set()
+        self.release.set()
+        assert self.done.wait(30)
+        return still_running and self.released_by_test
+
+
+def test_python_callable_ignoring_timeout_does_not_hold_up_execute(logs):
+    # With no process to kill there is no kill grace to wait out: were the
+    # 60 s grace honoured, the callable's own 30 s wait would end first.
+    fn = Stubborn(limit=30.0)
+    ex = ParallelExecutor(build_timeout=0.2, kill_grace=60, log_dir=logs)
+    try:
+        result = ex.execute(["stuck"], fn)
+    finally:
+        assert fn.finish(), "execute() waited for the callable to return"
+    stuck = result["stuck"]
+    assert stuck.status is Status.TIMED_OUT
+    assert [e.code for e in stuck.errors] == ["BUILD_TIMEOUT"]
+    # It ends when it was abandoned, not when the callable got round to returning.
+    assert stuck.duration < fn.limit
+    assert stuck.started_at < stuck.finished_at
+    assert result.total_duration >= stuck.duration
+
+
+def test_python_callable_ignoring_cancel_does_not_hold_up_execute(logs):
+    fn = Stubborn(limit=30.0)
+    ex = ParallelExecutor(max_concurrency=1, kill_grace=60, log_dir=logs)
+
+    def canceller():
+        fn.started.wait(10)
+        ex.cancel("stop requested by test")
+
+    t = threading.Thread(target=canceller)
+    t.start()
+    try:
+        result = ex.execute(["stuck", "later"], fn)
+    finally:
+        t.join()
+        assert fn.finish(), "execute() waited for the callable to return"
+    for name in ("stuck", "later"):
+        assert result[name].status is Status.CANCELLED
+        assert result[name].reason == "stop requested by test"
+    assert result["stuck"].duration < fn.limit
+    assert result["later"].started_at is None  # its slot never came free before the cancel
+
+
+def test_command_ending_during_the_grace_leaves_only_a_short_wait(tmp_path, logs, pids):
+    """A command that dies on SIGTERM ends the kill grace for the Python code after
+    it: the callable, ignoring the stop, is abandoned long before the 60 s grace."""
+    fn = Stubborn(limit=30.0)
+
+    def build(name):
+        try:
+            buildsys.current_context().run(
+                py("note(sys.argv[1], os.getpid()); time.sleep(30)", tmp_path / "pid")
+            )
+        except BuildFailed:
+            fn(name)  # the command was stopped; carry on regardless
+
+    ex = ParallelExecutor(build_timeout=0.5, kill_grace=60, log_dir=logs)
+    try:
+        result = ex.execute(["b"], build)
+    finally:
+        assert fn.finish(), "execute() waited out the kill grace"
+    assert result["b"].status is Status.TIMED_OUT
+    pids.assert_gone(pids.read(tmp_path / "pid"))
+
+
 def test_cancel_from_another_thread(tmp_path, logs, pids):
     def fn(name):
         ctx = buildsys.current_context()
@@ -325,6 +417,27 @@ def test_kill_after_cancel_escalates_past_the_grace(tmp_path, logs, pids):
         t.join()
     assert result["b"].status is Status.CANCELLED
     assert result["b"].reason == "first Ctrl-C"
+    pids.assert_gone(pids.read(pidfile))
+
+
+@pytest.mark.slow
+def test_running_command_gets_its_kill_grace_before_the_build_is_abandoned(tmp_path, logs, pids):
+    """While a command ignores SIGTERM, the build is not abandoned: the command is
+    SIGKILLed after the grace, and then the callable returns by itself."""
+    pidfile = tmp_path / "b.pid"
+    returned = threading.Event()
+
+    def fn(name):
+        try:
+            buildsys.current_context().run(py(TERM_NOTER, pidfile))
+        finally:
+            returned.set()
+
+    ex = ParallelExecutor(build_timeout=0.5, kill_grace=2.0, log_dir=logs)
+    result = ex.execute(["b"], fn)
+    assert returned.is_set(), "abandoned while its command was still being stopped"
+    assert result["b"].status is Status.TIMED_OUT
+    assert (tmp_path / "b.pid.term").exists()  # SIGTERM first, ignored, then SIGKILL
     pids.assert_gone(pids.read(pidfile))
 
 
@@ -544,3 +657,41 @@ def test_observer_callbacks_never_overlap_and_workers_run_jobs_back_to_back(logs
     for name in names:
         assert events.index(("started", name)) < events.index(("finished", name))
     assert len(threads) > 1, "workers should record results themselves"
+
+
+TWO_RUNS_WITHOUT_LOG_DIR = """
+import json, os, buildsys
+
+def fn(name):
+    buildsys.current_context().log_note(f"run of {name}")
+
+ex = buildsys.ParallelExecutor()
+first = ex.execute(["b"], fn)["b"].log_path
+second = buildsys.ParallelExecutor().execute(["b"], fn)["b"].log_path
+# Both runs' logs are readable after execute() returned; neither overwrote the other.
+assert first != second
+assert open(first).read() == open(second).read() == "run of b"
+print(json.dumps([first, second]))
+"""
+
+
+def test_logs_without_log_dir_last_until_the_process_exits(tmp_path):
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(TWO_RUNS_WITHOUT_LOG_DIR)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    first, second = (Path(p) for p in json.loads(proc.stdout))
+    assert first.parent != second.parent
+    # One directory of the process's, in the temporary directory, holding both runs.
+    assert first.parent.parent == second.parent.parent
+    assert first.parent.parent.parent == tmp
+    assert not first.parent.exists() and not second.parent.exists()
+    assert list(tmp.iterdir()) == []

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import os
 import shlex
 import signal
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 
@@ -110,6 +111,7 @@ class BuildContext:
         token: str,
         attempt: int = 1,
         env_overrides: Mapping[str, str] | None = None,
+        on_commands_done: Callable[[], None] | None = None,
     ) -> None:
         self.name = name
         self.attempt = attempt
@@ -125,6 +127,11 @@ class BuildContext:
         self._lock = threading.Lock()
         self._warnings: list[str] = []
         self._artifacts: list[str] = []
+        # Commands under way in `run`: while one is, a stop has a process to
+        # kill and the kill grace is worth waiting for; without one, Python code
+        # that ignores the stop is not worth waiting for long.
+        self._commands = 0
+        self._on_commands_done = on_commands_done
 
     @property
     def env(self) -> Mapping[str, str]:
@@ -141,6 +148,26 @@ class BuildContext:
     @property
     def control(self) -> Control:
         return self._control
+
+    @property
+    def commands_running(self) -> int:
+        """How many commands `run` has under way, from any thread."""
+        with self._lock:
+            return self._commands
+
+    @contextlib.contextmanager
+    def _command(self) -> Iterator[None]:
+        """Count a command as under way; after a stop, say when the last one ended."""
+        with self._lock:
+            self._commands += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._commands -= 1
+                last = self._commands == 0
+            if last and self._on_commands_done is not None and self._control.event.is_set():
+                self._on_commands_done()
 
     def _shown(self, args: Sequence[str]) -> str:
         """The command as messages show it; built only when a message needs it."""
@@ -200,22 +227,25 @@ class BuildContext:
         args = tuple(os.fspath(a) for a in argv)
         if not args:
             raise BuildFailed("ctx.run() was given an empty command", code="EMPTY_COMMAND")
-        if self._control.event.is_set():
-            raise _Stopped(
-                f"not started, the build is stopping: {self._shown(args)}", code="STOPPED"
-            )
         workdir = Path(cwd) if cwd is not None else self.cwd
         if workdir is not None and not workdir.is_absolute() and self.cwd is not None:
             workdir = self.cwd / workdir
         try:
-            outcome = run_process(
-                args,
-                cwd=workdir,
-                env=self._encoded_env(env),
-                control=self._control,
-                sink=self._sink,
-                token=self._token,
-            )
+            # Counted before the stop check: a stop either finds the command
+            # counted or is seen here, so the scheduler never misses a live one.
+            with self._command():
+                if self._control.event.is_set():
+                    raise _Stopped(
+                        f"not started, the build is stopping: {self._shown(args)}", code="STOPPED"
+                    )
+                outcome = run_process(
+                    args,
+                    cwd=workdir,
+                    env=self._encoded_env(env),
+                    control=self._control,
+                    sink=self._sink,
+                    token=self._token,
+                )
         except FileNotFoundError:
             if workdir is not None and not workdir.is_dir():
                 raise BuildFailed(

@@ -15,12 +15,15 @@ which on a run of thousands of short commands was half the cost of each. The
 thread that called `execute()` starts the first jobs, applies `cancel()`, and
 wakes on the nearest deadline. At a job's deadline its `Control` is stopped,
 which kills the processes started through `ctx.run` (SIGTERM, kill grace,
-SIGKILL) and sets `ctx.cancelled` for Python code. A worker that still has not returned some
-seconds later is abandoned and reported `timed_out` (or `cancelled`): its slot
-is freed, a fresh worker takes its place, and `execute()` does not wait for
-it. That is why workers are daemon threads and not a `ThreadPoolExecutor`,
-whose workers are joined at interpreter exit and would hang it on a callable
-that never returns.
+SIGKILL) and sets `ctx.cancelled` for Python code. A worker that does not
+return is abandoned and reported `timed_out` (or `cancelled`): its slot is
+freed, a fresh worker takes its place, and `execute()` does not wait for it.
+How long it gets first depends on what it is doing: while a command of its
+`ctx.run` is still under way, the kill grace plus `ABANDON_SLACK`; once none
+is (or if none ever was), only `RETURN_SLACK` more, since cooperative Python
+code returns well within it and nothing is left for buildsys to kill.
+Workers are daemon threads and not a `ThreadPoolExecutor`, whose workers are
+joined at interpreter exit and would hang it on a callable that never returns.
 
 When a job fails, its transitive dependents are `skipped`, naming it. With
 `continue_on_failure=False` the first failure also stops every running job
@@ -40,7 +43,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -59,8 +62,14 @@ from .results import BuildError, BuildResult, ExecutionResult, Status
 
 __all__ = ["Executor", "Job", "Observer", "ParallelExecutor"]
 
-# How long a stopped worker has, beyond the kill grace, to return by itself.
+# How long a stopped worker with a command still under way has, beyond the
+# kill grace, to return by itself: run_process may spend a couple of seconds
+# making sure the SIGKILLed processes are gone.
 ABANDON_SLACK = 2.0
+# How long a stopped worker with no command under way has to return by itself:
+# Python code that checks ctx.cancelled returns in milliseconds, and there is
+# no process left whose kill grace would be worth waiting out.
+RETURN_SLACK = 0.5
 
 
 @attrs.frozen
@@ -120,10 +129,31 @@ class _Attempt:
     started_at: datetime
     deadline: float | None
     abandon_at: float | None = None
+    # Whether abandon_at allows for the kill grace of a command still running.
+    awaiting_command: bool = False
 
     def next_wake(self) -> float | None:
         """When the scheduler must look at this attempt again without being told."""
         return self.abandon_at if self.abandon_at is not None else self.deadline
+
+    def give_up_after_stop(self, now: float, kill_grace: float) -> None:
+        """Set when to abandon this just-stopped attempt if its worker has not returned."""
+        if self.abandon_at is not None:
+            return
+        # Read after control.stop(): ctx.run counts a command before looking
+        # at the stop, so a command starting now is either seen here or refused.
+        if self.ctx.commands_running:
+            self.awaiting_command = True
+            self.abandon_at = now + kill_grace + ABANDON_SLACK
+        else:
+            self.abandon_at = now + RETURN_SLACK
+
+    def recheck_commands(self, now: float) -> None:
+        """Once a stopped attempt's last command has ended, stop waiting out its kill grace."""
+        if self.awaiting_command and not self.ctx.commands_running:
+            self.awaiting_command = False
+            assert self.abandon_at is not None
+            self.abandon_at = min(self.abandon_at, now + RETURN_SLACK)
 
 
 @attrs.define
@@ -140,6 +170,43 @@ class _Progress:
 
 
 _WAKE = object()
+
+
+class _TempLogs:
+    """Log directories for runs given no `log_dir`: one per run, inside one
+    directory per process that is removed at interpreter exit."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._parent: Path | None = None
+        self._owner = 0
+
+    def new_run(self) -> Path:
+        """A fresh directory, so two runs' logs of the same name never collide."""
+        import tempfile
+
+        with self._lock:
+            parent = self._parent
+            # A forked child must not share (and later lose) its parent's
+            # directory; nor can runs go on in one a temp cleaner removed.
+            if parent is None or self._owner != os.getpid() or not parent.is_dir():
+                import atexit
+
+                parent = Path(tempfile.mkdtemp(prefix="buildsys-logs-"))
+                atexit.register(_remove_logs, parent, os.getpid())
+                self._parent, self._owner = parent, os.getpid()
+        return Path(tempfile.mkdtemp(prefix="run-", dir=parent))
+
+
+def _remove_logs(parent: Path, owner: int) -> None:
+    # A forked child inherits this handler; only the process that made it removes it.
+    if os.getpid() == owner:
+        import shutil
+
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+_TEMP_LOGS = _TempLogs()
 
 
 class _WorkerPool:
@@ -196,6 +263,12 @@ class ParallelExecutor:
     keeps its message, code and suggestions); a returned `BuildResult` is used
     as is; anything else counts as success. `cancel()` is thread-safe.
     Never installs signal handlers.
+
+    Each name's output goes to `<log_dir>/<name>.log` (its `log_path`). Without
+    a `log_dir`, every `execute()` gets a directory of its own inside one
+    `buildsys-logs-*` directory of this process in the system's temporary
+    directory; that is removed when the interpreter exits (by `atexit`, so not
+    after `os._exit` or a kill): copy logs you want to keep before then.
     """
 
     def __init__(
@@ -308,12 +381,8 @@ class _Run:
         self.ready: list[tuple[int, str]] = []
         self.running: dict[str, _Attempt] = {}
         self.started_wall = time.monotonic()
-        if executor._log_dir is not None:
-            self.log_dir = executor._log_dir
-        else:
-            import tempfile
-
-            self.log_dir = Path(tempfile.mkdtemp(prefix="buildsys-logs-"))
+        given = executor._log_dir
+        self.log_dir = given if given is not None else _TEMP_LOGS.new_run()
         self.log_dir.mkdir(parents=True, exist_ok=True)
         # One snapshot per run, encoded once: copying os.environ decodes every
         # variable again, and spawning encodes every one.
@@ -339,6 +408,10 @@ class _Run:
             self.cancel_reason = reason
         if kill:
             self.killing = True
+        self.inbox.put(_WAKE)
+
+    def _wake(self) -> None:
+        """Thread-safe: make the scheduling thread look at the running attempts again."""
         self.inbox.put(_WAKE)
 
     def _check_acyclic(self) -> None:
@@ -404,17 +477,16 @@ class _Run:
     def _check_deadlines(self) -> None:
         now = time.monotonic()
         for attempt in list(self.running.values()):
-            if (
-                attempt.deadline is not None
-                and now >= attempt.deadline
-                and attempt.abandon_at is None
-            ):
-                limit = format_duration(attempt.job.timeout or self.ex.build_timeout or 0)
-                attempt.ctx.control.stop(StopReason.TIMEOUT, limit)
-                attempt.abandon_at = now + self.ex.kill_grace + ABANDON_SLACK
-            elif attempt.abandon_at is not None and now >= attempt.abandon_at:
+            if attempt.abandon_at is None:
+                if attempt.deadline is not None and now >= attempt.deadline:
+                    limit = format_duration(attempt.job.timeout or self.ex.build_timeout or 0)
+                    attempt.ctx.control.stop(StopReason.TIMEOUT, limit)
+                    attempt.give_up_after_stop(now, self.ex.kill_grace)
+                continue
+            attempt.recheck_commands(now)
+            if now >= attempt.abandon_at:
                 # The worker ignored the stop: report it and stop waiting for it.
-                retry = self._finish(attempt, ("abandoned", None))
+                retry = self._finish(attempt, ("abandoned", None), ended=attempt.abandon_at)
                 if retry is not None:
                     self._launch(retry)
 
@@ -432,8 +504,7 @@ class _Run:
         now = time.monotonic()
         for attempt in self.running.values():
             attempt.ctx.control.stop(StopReason.CANCEL, reason, kill_now=self.killing)
-            if attempt.abandon_at is None:
-                attempt.abandon_at = now + self.ex.kill_grace + ABANDON_SLACK
+            attempt.give_up_after_stop(now, self.ex.kill_grace)
         for _, name in self.ready:
             prog = self.progress[name]
             if prog.result is None:
@@ -489,6 +560,8 @@ class _Run:
             masker=self.ex._masker,
             token=os.urandom(16).hex(),
             attempt=prog.attempts,
+            # A stopped build's last command ending may let it be abandoned sooner.
+            on_commands_done=self._wake,
         )
         timeout = job.timeout if job.timeout is not None else self.ex.build_timeout
         attempt = _Attempt(
@@ -516,7 +589,10 @@ class _Run:
             outcome = self.parent_context.copy().run(self._work, attempt)
             with self.lock:
                 if self.running.get(attempt.job.name) is not attempt:
-                    return  # abandoned: its slot went to another worker
+                    # Abandoned: its slot went to another worker, and only this
+                    # worker could still have used its control's descriptors.
+                    attempt.ctx.control.close()
+                    return
                 retry = self._finish(attempt, outcome)
                 attempt = retry or self._start_ready(keep=True)
                 if not self.running or self.cancel_reason is not None:
@@ -541,14 +617,17 @@ class _Run:
 
     # -- results -------------------------------------------------------------
 
-    def _finish(self, attempt: _Attempt, outcome: tuple[str, object]) -> _Attempt | None:
-        """Record how the attempt ended; returns the retry it started, if any."""
+    def _finish(
+        self, attempt: _Attempt, outcome: tuple[str, object], *, ended: float | None = None
+    ) -> _Attempt | None:
+        """Record how the attempt ended (at `ended`, if not now); returns the retry it
+        started, if any."""
         del self.running[attempt.job.name]
         prog = self.progress[attempt.job.name]
         kind, value = outcome
         if kind != "abandoned":
             attempt.ctx.control.close()
-        result = self._classify(attempt, prog, kind, value)
+        result = self._classify(attempt, prog, kind, value, ended)
         retryable = result.status in (Status.FAILED, Status.TIMED_OUT)
         if retryable and prog.attempts <= attempt.job.retries and self.cancel_reason is None:
             return self._start(prog)
@@ -556,17 +635,23 @@ class _Run:
         return None
 
     def _classify(
-        self, attempt: _Attempt, prog: _Progress, kind: str, value: object
+        self, attempt: _Attempt, prog: _Progress, kind: str, value: object, ended: float | None
     ) -> BuildResult:
         job = attempt.job
         ctx = attempt.ctx
         finished = time.monotonic()
+        finished_at = _now()
+        if ended is not None:
+            # An abandoned attempt ended when buildsys gave up on it, not when
+            # the scheduling thread got round to recording that.
+            finished_at -= timedelta(seconds=finished - ended)
+            finished = ended
         assert prog.first_start is not None
         base = {
             "name": job.name,
             "platform": job.platform,
             "started_at": prog.first_started_at,
-            "finished_at": _now(),
+            "finished_at": finished_at,
             "duration": finished - prog.first_start,
             "attempts": prog.attempts,
             "warnings": ctx.warnings,
