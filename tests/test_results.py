@@ -33,7 +33,7 @@ def test_every_spec_field_is_an_attrs_field():
     assert {f.name for f in attrs.fields(ExecutionResult)} >= SPEC_FIELDS
     data = attrs.asdict(result, recurse=False)
     assert {k: data[k] for k in SPEC_FIELDS - {"results", "total_duration"}} == {
-        "success_count": 2,  # a build served from the cache succeeded too
+        "success_count": 1,  # the counts partition the results: cached ones apart
         "failure_count": 1,
         "skipped_count": 1,
         "cancelled_count": 0,
@@ -71,3 +71,17 @@ def test_results_are_frozen():
         result.ok = False  # type: ignore[misc]
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         result.results[0].status = Status.FAILED  # type: ignore[misc]
+
+
+def test_the_counts_partition_the_results():
+    """Each build is counted once: SPEC lists cached builds and successes apart."""
+    result = _result(*Status, Status.CACHED, Status.TIMED_OUT)
+    counts = (
+        result.success_count,
+        result.failure_count,
+        result.skipped_count,
+        result.cancelled_count,
+        result.cached_count,
+    )
+    assert sum(counts) == len(result.results)
+    assert counts == (1, 3, 1, 1, 2)  # timed out counts as a failure

@@ -260,7 +260,7 @@ def record(
         )
     order = {s.name: i for i, s in enumerate(plan.specs)}
     report = execution_to_dict(ExecutionResult(results=()), masker)
-    report.update(ok=True, all_completed=True, success_count=len(builds), cached_count=len(builds))
+    report.update(ok=True, all_completed=True, cached_count=len(builds))
     journal = {
         "version": _VERSION,
         "key": run.options.replay_key,

@@ -106,13 +106,15 @@ def _counter(*statuses: Status) -> Any:
 @attrs.frozen
 class ExecutionResult:
     """The outcome of a run. The counts and verdicts are fields derived from
-    `results` (so `attrs.asdict` and `attrs.fields` list them, as SPEC does)."""
+    `results` (so `attrs.asdict` and `attrs.fields` list them, as SPEC does).
+    The counts partition the results: a build served from the cache is counted
+    in `cached_count` only, a timed-out one in `failure_count`."""
 
     results: tuple[BuildResult, ...] = attrs.field(converter=_results)
     total_duration: float = 0.0
     interrupted: bool = False
-    #: Builds that succeeded, including those served from the cache.
-    success_count: int = _counter(Status.SUCCEEDED, Status.CACHED)
+    #: Builds that ran and succeeded (not those served from the cache).
+    success_count: int = _counter(Status.SUCCEEDED)
     #: Builds that failed or timed out.
     failure_count: int = _counter(Status.FAILED, Status.TIMED_OUT)
     skipped_count: int = _counter(Status.SKIPPED)

@@ -137,7 +137,7 @@ class ConsoleReporter:
         head = "interrupted" if result.interrupted else ("ok" if ok else "FAILED")
         return verdict(
             head,
-            succeeded=result.success_count - result.cached_count,
+            succeeded=result.success_count,
             cached=result.cached_count,
             failed=result.failure_count,
             cancelled=result.cancelled_count,

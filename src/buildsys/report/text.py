@@ -49,12 +49,7 @@ def verdict(
     skipped: int,
     seconds: float,
 ) -> str:
-    """The run's last line: "buildsys: ok: 3 succeeded, 2 cached in 1.2s".
-
-    `succeeded` counts the builds that ran and succeeded, not those served
-    from the cache (`ExecutionResult.success_count` holds both), so that the
-    parts add up to the number of builds.
-    """
+    """The run's last line: "buildsys: ok: 3 succeeded, 2 cached in 1.2s"."""
     parts = [
         f"{count} {word}"
         for count, word in (
