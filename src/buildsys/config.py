@@ -859,37 +859,44 @@ class _Loader:
         # holds the other's, so each pattern is compared only with earlier
         # ones filed under an ancestor of its prefix (`exact`) or under its
         # prefix or a descendant of it (`below`), not with every other.
-        exact: dict[tuple[str, ...], list[tuple[BuildConfig, str]]] = {}
-        below: dict[tuple[str, ...], list[tuple[BuildConfig, str]]] = {}
+        # Each entry: the build, the pattern as compared, the pattern as written.
+        exact: dict[tuple[str, ...], list[tuple[BuildConfig, str, str]]] = {}
+        below: dict[tuple[str, ...], list[tuple[BuildConfig, str, str]]] = {}
         for build in builds:
-            mine: list[tuple[tuple[str, ...], str]] = []
-            for pattern in build.outputs or ():
-                if pattern.startswith("!"):
+            mine: list[tuple[tuple[str, ...], str, str]] = []
+            for written in build.outputs or ():
+                if written.startswith("!"):
                     continue
+                # As gitignore reads it: `app.js` or `dist` without a slash is at any depth.
+                pattern = f"**/{written}" if _floats(written) else written
                 prefix = tuple(_literal_prefix(pattern)[0])
                 candidates = [
                     *(e for end in range(len(prefix)) for e in exact.get(prefix[:end], ())),
                     *below.get(prefix, ()),
                 ]
-                for other, other_pattern in candidates:
+                for other, other_pattern, other_written in candidates:
                     if (
                         other.name != build.name
-                        and _patterns_overlap(pattern, other_pattern)
-                        and not _leaves_out(build.outputs or (), other_pattern)
-                        and not _leaves_out(other.outputs or (), pattern)
+                        and (
+                            _floating_overlap(written, other_written)
+                            if _floats(written) or _floats(other_written)
+                            else _patterns_overlap(pattern, other_pattern)
+                        )
+                        and not _leaves_out(build.outputs or (), other_written)
+                        and not _leaves_out(other.outputs or (), written)
                     ):
                         self.problem(
-                            f"outputs {pattern!r} overlap outputs {other_pattern!r} of build "
+                            f"outputs {written!r} overlap outputs {other_written!r} of build "
                             f"{other.name!r}; two builds must not write the same files",
                             at=self._at_key(build, "outputs"),
                             build=build.name,
                             key="outputs",
                         )
-                mine.append((prefix, pattern))
-            for prefix, pattern in mine:
-                exact.setdefault(prefix, []).append((build, pattern))
+                mine.append((prefix, pattern, written))
+            for prefix, pattern, written in mine:
+                exact.setdefault(prefix, []).append((build, pattern, written))
                 for end in range(len(prefix) + 1):
-                    below.setdefault(prefix[:end], []).append((build, pattern))
+                    below.setdefault(prefix[:end], []).append((build, pattern, written))
 
 
 def _under(cwd: str, patterns: Sequence[str]) -> tuple[str, ...]:
@@ -974,6 +981,36 @@ def _patterns_overlap(a: str, b: str) -> bool:
         literal, pattern = (a, b) if rest_a is None else (b, a)
         return _glob_matches(pattern, literal)
     return True
+
+
+def _floating_overlap(a: str, b: str) -> bool:
+    """`_patterns_overlap` where one pattern has no slash and so names a file or
+    directory at any depth: they overlap when that name can be one of the
+    other's path components, or its file name."""
+    name, other = (a, b) if _floats(a) else (b, a)
+    name = name.rstrip("/")
+    if _floats(other):
+        return _names_overlap(name, other.rstrip("/"))
+    *dirs, last = posixpath.normpath(other.strip("/")).split("/")
+    if last == "**":
+        return True  # any file below: one named `name` among them
+    # Glob directories (`**`, `*`) are left out: a name there would be a
+    # directory called like a file (`x.map/`), and reporting that is noise.
+    return _names_overlap(name, last) or any(
+        _names_overlap(name, part) for part in dirs if not _GLOB_CHARS.search(part)
+    )
+
+
+def _names_overlap(a: str, b: str) -> bool:
+    """Whether two single path components (each literal or a glob) can name the same."""
+    import fnmatch
+
+    a_glob, b_glob = bool(_GLOB_CHARS.search(a)), bool(_GLOB_CHARS.search(b))
+    if not a_glob or not b_glob:
+        literal, other = (a, b) if not a_glob else (b, a)
+        return fnmatch.fnmatchcase(literal, other)
+    ext_a, ext_b = _literal_suffix(a), _literal_suffix(b)
+    return not (ext_a and ext_b and not (ext_a.endswith(ext_b) or ext_b.endswith(ext_a)))
 
 
 def _masker_for(data: dict[str, Any]) -> Masker:
