@@ -571,6 +571,68 @@ def test_graph_is_dot_with_an_edge_per_dependency(proj, rec):
         assert f'"{name}"' in res.out
 
 
+def missing_program_project(proj: Path, rec: Path) -> None:
+    """A command build whose program is nowhere, one allowed to be skipped for
+    that with a dependent, and programs found only as the command would find them."""
+    tools = proj / "tools"
+    tools.mkdir()
+    for name in ("on-its-path", "local-tool"):
+        (tools / name).write_text("#!/bin/sh\necho ran\n")
+        (tools / name).chmod(0o755)
+    nowhere = ["definitely-not-a-tool-xyz"]
+    write_builds(
+        proj,
+        {
+            "missing": {"platform": "command", "command": nowhere},
+            "optional": {
+                "platform": "command",
+                "command": nowhere,
+                "skip-if-unavailable": True,
+            },
+            "after": command(RECORD, rec, "after", **{"depends-on": ["optional"]}),
+            "own-path": {
+                "platform": "command",
+                "command": ["on-its-path"],
+                "env": {"PATH": f"{tools}:{os.environ['PATH']}"},
+            },
+            "relative": {"platform": "command", "command": ["./local-tool"], "cwd": "tools"},
+        },
+    )
+
+
+def test_check_finds_a_command_build_s_missing_program(proj, rec):
+    """For a command build its program is its toolchain (SPEC: check exits 1)."""
+    missing_program_project(proj, rec)
+    res = cli("check", cwd=proj)
+    assert res.rc == 1, res
+    lines = {line.split()[0]: line for line in res.out.splitlines() if " (command): " in line}
+    assert "toolchain problem" in lines["missing"]
+    assert "error[COMMAND_NOT_FOUND]: command not found: 'definitely-not-a-tool-xyz'" in res.out
+    assert "would be skipped: toolchain unavailable" in lines["optional"]
+    for name in ("after", "own-path", "relative"):
+        assert lines[name].endswith(": ready"), res.out
+
+
+def test_skip_if_unavailable_skips_a_command_build_whose_program_is_missing(proj, rec):
+    missing_program_project(proj, rec)
+    report = proj / "r.json"
+    res = cli("build", "--report-json", report, cwd=proj)
+    assert res.rc == 1, res  # `missing` may not be skipped: it fails
+    results = by_name(read_json(report))
+    assert statuses(read_json(report)) == {
+        "missing": "failed",
+        "optional": "skipped",
+        "after": "skipped",
+        "own-path": "succeeded",
+        "relative": "succeeded",
+    }
+    assert results["missing"]["errors"][0]["code"] == "COMMAND_NOT_FOUND"
+    assert results["missing"]["attempts"] == 1 and results["missing"]["log_path"]
+    assert "toolchain unavailable: command not found" in results["optional"]["reason"]
+    assert "dependency 'optional'" in results["after"]["reason"]
+    assert not ran(rec, "after")
+
+
 def test_check_exits_0_when_valid_and_2_when_invalid(proj, rec):
     simple_project(proj, rec)
     ok = cli("check", cwd=proj)

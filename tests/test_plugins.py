@@ -414,6 +414,57 @@ def test_an_artifact_outside_the_project_fails_its_build(tmp_path, proj, site, w
     assert any("'reporting'" in s for s in error["suggestions"])
 
 
+PICKY_PLUGIN = """
+import buildsys
+
+
+class Picky:
+    name = "picky"
+
+    def check_build(self, spec, host):
+        if spec.name == "broken-check":
+            raise RuntimeError("picky's check exploded")
+        if spec.name == "lacking":
+            return [buildsys.BuildError("no frobnicator here", code="FROB_MISSING")]
+        return []
+
+    def build(self, spec, ctx):
+        pass
+
+
+@buildsys.hookimpl
+def buildsys_register_platforms(registry):
+    registry.add(Picky())
+"""
+
+
+def test_check_build_problems_fail_the_build_and_a_raising_one_is_a_plugin_error(proj, site):
+    install_plugin(
+        site,
+        "buildsys-plugin-picky",
+        "1.0",
+        {"picky": "picky_plugin"},
+        {"picky_plugin": PICKY_PLUGIN},
+    )
+    write_builds(
+        proj,
+        {name: {"platform": "picky"} for name in ("fine", "lacking", "broken-check")},
+    )
+    report = proj / "r.json"
+    res = cli("build", "--report-json", report, cwd=proj, env=env_for(site))
+    assert res.rc == 1, res
+    results = by_name(read_json(report))
+    assert statuses(read_json(report)) == {
+        "fine": "succeeded",
+        "lacking": "failed",
+        "broken-check": "failed",
+    }
+    assert results["lacking"]["errors"][0]["code"] == "FROB_MISSING"
+    (error,) = results["broken-check"]["errors"]
+    assert error["code"] == "PLUGIN_ERROR"
+    assert "raised in check_build()" in error["message"] and "exploded" in error["message"]
+
+
 SUGGESTING_PLUGIN = """
 import buildsys
 

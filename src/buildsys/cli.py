@@ -655,7 +655,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from .results import Status
 
     config, plugins = _load(args)
-    run = Run(config, args.names, RunOptions(profile=args.profile, tags=tuple(args.tag)), plugins)
+    options = RunOptions(profile=args.profile, tags=tuple(args.tag), check_builds=True)
+    run = Run(config, args.names, options, plugins)
     plan = run.plan()
     bad = 0
     for spec in plan.specs:

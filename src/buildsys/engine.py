@@ -63,6 +63,9 @@ class RunOptions:
     stream: TextIO | None = None  # where console output goes (default: stdout)
     # Set by the command line: a run that can be replayed is recorded under it (replay.py).
     replay_key: bytes | None = None
+    # `buildsys check`: also ask builders' check_build() of every build up front;
+    # a run asks it only of builds about to run (not those served from the cache).
+    check_builds: bool = False
 
 
 @attrs.frozen
@@ -215,19 +218,25 @@ class Run:
                 )
                 continue
             problems = self._check(spec, checks)
+            if not problems and self.options.check_builds:
+                problems = self._prerequisites(spec)
             if problems:
-                # The first suggestion says what to install: it belongs in the reason.
-                reason = "; ".join(
-                    p.message + (f" ({p.suggestions[0]})" if p.suggestions else "")
-                    for p in problems
-                )
-                if spec.skip_if_unavailable:
-                    presets[spec.name] = _result(
-                        spec, Status.SKIPPED, f"toolchain unavailable: {reason}"
-                    )
-                else:
-                    presets[spec.name] = _result(spec, Status.FAILED, errors=problems)
+                presets[spec.name] = self._unavailable(spec, problems)
         return presets
+
+    def _prerequisites(self, spec: BuildSpec) -> list[BuildError]:
+        registered = self.plugins.registry.get(spec.platform)
+        return registered.build_problems(spec, self.host) if registered is not None else []
+
+    def _unavailable(self, spec: BuildSpec, problems: Sequence[BuildError]) -> BuildResult:
+        """A build whose toolchain is missing: skipped if it allows that, else failed."""
+        if not spec.skip_if_unavailable:
+            return _result(spec, Status.FAILED, errors=problems)
+        # The first suggestion says what to install: it belongs in the reason.
+        reason = "; ".join(
+            p.message + (f" ({p.suggestions[0]})" if p.suggestions else "") for p in problems
+        )
+        return _result(spec, Status.SKIPPED, f"toolchain unavailable: {reason}")
 
     def _check(self, spec: BuildSpec, memo: dict[str, list[BuildError]]) -> list[BuildError]:
         """The toolchain problems of a build's platform.
@@ -483,6 +492,17 @@ class Run:
                     ctx.warn(warning)
                 if hit is not None:
                     return attrs.evolve(hit, warnings=ctx.warnings)
+            missing = self._prerequisites(spec)
+            if missing and spec.skip_if_unavailable:
+                return attrs.evolve(self._unavailable(spec, missing), warnings=ctx.warnings)
+            if missing:  # failed as any build is, with its times, attempt and log
+                first = missing[0]
+                raise BuildFailed(
+                    "; ".join(p.message for p in missing),
+                    suggestions=[s for p in missing for s in p.suggestions],
+                    code=first.code,
+                    context=dict(first.context),
+                )
             try:
                 registered.builder.build(spec, ctx)
             except BuildFailed as exc:

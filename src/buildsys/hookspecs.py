@@ -50,6 +50,9 @@ def buildsys_register_platforms(registry: PlatformRegistry) -> None:
     - ``check(host)`` returning ``BuildError`` objects for missing tools, run
       once per platform; declare ``check(host, spec=None)`` to be asked once
       per build instead (``buildsys plugins`` calls it without a spec);
+    - ``check_build(spec, host)`` returning ``BuildError`` objects for what
+      one build lacks (a missing program), asked only of a build about to
+      run (not one served from the cache) and by ``buildsys check``;
     - ``fingerprint(host)``: toolchain versions, part of the cache key;
     - ``default_inputs`` and ``default_outputs``: patterns relative to the
       build's ``cwd``, used when the build declares none;

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
@@ -47,17 +47,28 @@ class RegisteredPlatform:
         A builder whose check takes `spec` gets it; without a spec it is asked
         about the host alone.
         """
-        from .results import BuildError
-
         check = getattr(self.builder, "check", None)
         if check is None:
             return []
+        return self._ask("check()", lambda: check(host, spec) if takes_spec(check) else check(host))
+
+    def build_problems(self, spec: BuildSpec, host: Host) -> list[BuildError]:
+        """What the builder's optional check_build(spec, host) finds missing for one
+        build about to run (the `command` platform: its program)."""
+        check_build = getattr(self.builder, "check_build", None)
+        if check_build is None:
+            return []
+        return self._ask("check_build()", lambda: check_build(spec, host))
+
+    def _ask(self, method: str, call: Callable[[], Any]) -> list[BuildError]:
+        from .results import BuildError
+
         try:
-            found = list((check(host, spec) if takes_spec(check) else check(host)) or [])
+            found = list(call() or [])
         except Exception as exc:  # noqa: BLE001 - a plugin bug fails its builds only
             return [
                 BuildError(
-                    f"plugin {self.plugin!r} raised in check(): {type(exc).__name__}: {exc}",
+                    f"plugin {self.plugin!r} raised in {method}: {type(exc).__name__}: {exc}",
                     code="PLUGIN_ERROR",
                     suggestions=(
                         f"report this to the authors of {self.plugin!r} (version {self.version})",
@@ -68,7 +79,7 @@ class RegisteredPlatform:
         if bad:
             return [
                 BuildError(
-                    f"plugin {self.plugin!r}: check() must return BuildError objects, "
+                    f"plugin {self.plugin!r}: {method} must return BuildError objects, "
                     f"got {bad[0]!r}",
                     code="PLUGIN_ERROR",
                 )

@@ -9,14 +9,17 @@ Arguments after `buildsys build NAME -- ARGS` are appended to the command.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 import attrs
 
 from ..hooks import hookimpl
+from ..results import BuildError
 
 if TYPE_CHECKING:
     from ..context import BuildContext
+    from ..host import Host
     from ..registry import PlatformRegistry
     from ..spec import BuildSpec
 
@@ -52,6 +55,51 @@ class CommandBuilder:
     def build(self, spec: BuildSpec, ctx: BuildContext) -> None:
         options: CommandOptions = spec.options
         ctx.run([*options.command, *spec.args])
+
+    def check_build(self, spec: BuildSpec, host: Host) -> list[BuildError]:
+        """The command's program is its toolchain: it must be found, as it would run."""
+        options: CommandOptions = spec.options
+        program = options.command[0]
+        search = spec.env.get("PATH", host.env.get("PATH", os.defpath))
+        if _findable(program, search, spec.cwd):
+            return []
+        where = "" if "/" in program else " on PATH"
+        return [
+            BuildError(
+                f"command not found: {program!r}{where}",
+                code="COMMAND_NOT_FOUND",
+                suggestions=(
+                    f"install {os.path.basename(program)!r} or put it on PATH",  # noqa: PTH119
+                    "check the command in builds.toml for a typo",
+                ),
+                context={"program": program, "cwd": spec.cwd},
+            )
+        ]
+
+
+# Programs found, by (program, PATH, cwd): a thousand builds of one tool look once.
+# Only hits are kept, so a tool installed later is still found.
+_FOUND: set[tuple[str, str, str]] = set()
+
+
+def _findable(program: str, search: str, cwd: str) -> bool:
+    """Whether `program` resolves to an executable file, as exec would find it."""
+    key = (program, search, cwd)
+    if key in _FOUND:
+        return True
+    if _resolves(program, search, cwd):
+        _FOUND.add(key)
+        return True
+    return False
+
+
+def _resolves(program: str, search: str, cwd: str) -> bool:
+    if "/" in program:
+        candidates = [os.path.join(cwd, program)]  # noqa: PTH118 - absolute stays absolute
+    else:
+        # An empty or relative PATH entry is taken from the command's directory.
+        candidates = [os.path.join(cwd, d, program) for d in search.split(os.pathsep)]  # noqa: PTH118
+    return any(os.access(c, os.X_OK) and not os.path.isdir(c) for c in candidates)  # noqa: PTH112
 
 
 @hookimpl
