@@ -11,6 +11,7 @@ plugins registered for the run.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -545,10 +546,17 @@ class Run:
             ctx.warn(f"outputs {list(spec.outputs)} matched no files after the build")
 
 
+@functools.cache
+def _resolved(root: str) -> Path:
+    return Path(root).resolve()
+
+
 def _check_artifacts(spec: BuildSpec, artifacts: Sequence[str], plugin: str) -> None:
     """SPEC: an artifact that resolves outside the project is an error. Only the
     builder knows its artifacts, so this fails the build once it has run."""
-    root = Path(spec.root).resolve()
+    if not artifacts:
+        return
+    root = _resolved(spec.root)
     for artifact in artifacts:
         path = Path(artifact)
         # The directory is resolved, not the file: a symlink is an artifact as a link.
