@@ -37,6 +37,20 @@ time.sleep(secs)
 note(f"{d}/{n}.end", repr(time.monotonic()))
 """
 
+# SPEC section 4: the fields of ExecutionResult, and of the JSON report, but `results`.
+EXECUTION_FIELDS = frozenset(
+    {
+        "total_duration",
+        "success_count",
+        "failure_count",
+        "skipped_count",
+        "cancelled_count",
+        "cached_count",
+        "all_completed",
+        "ok",
+    }
+)
+
 
 def py(code: str, *args: object) -> list[str]:
     """argv running `code` (after PRELUDE) in a fresh interpreter, with `args` as sys.argv[1:]."""

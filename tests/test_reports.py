@@ -27,17 +27,8 @@ from _cli_helpers import (
     wait_until,
     write_builds,
 )
+from conftest import EXECUTION_FIELDS
 
-EXECUTION_FIELDS = {
-    "total_duration",
-    "success_count",
-    "failure_count",
-    "skipped_count",
-    "cancelled_count",
-    "cached_count",
-    "all_completed",
-    "ok",
-}
 BUILD_FIELDS = {
     "name",
     "platform",

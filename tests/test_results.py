@@ -6,18 +6,9 @@ import attrs
 import pytest
 
 from buildsys import BuildResult, ExecutionResult, Status
+from conftest import EXECUTION_FIELDS
 
-SPEC_FIELDS = {
-    "results",
-    "total_duration",
-    "success_count",
-    "failure_count",
-    "skipped_count",
-    "cancelled_count",
-    "cached_count",
-    "all_completed",
-    "ok",
-}
+SPEC_FIELDS = {"results", *EXECUTION_FIELDS}
 
 
 def _result(*statuses: Status, interrupted: bool = False) -> ExecutionResult:
