@@ -285,26 +285,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             "cache": _cmd_cache,
         }[args.command]
         return command(args)
-    except ConfigError as exc:
-        mask = _error_masker().text
+    except ConfigError as exc:  # its messages are masked already (config._masker_for)
         for problem in exc.problems:
-            _err(mask(f"error: {problem}"))
+            _err(f"error: {problem}")
         count = len(exc.problems)
         _err(
             f"buildsys: {count} problem{'s' if count != 1 else ''} in {args.file}; nothing was run"
         )
         return EXIT_USAGE
     except UsageError as exc:
-        _err(_error_masker().text(f"buildsys: error: {exc}"))
+        from .masking import Masker
+
+        # It may quote the command line, and with it a secret's value.
+        _err(Masker.from_environment(os.environ).text(f"buildsys: error: {exc}"))
         return EXIT_USAGE
-
-
-def _error_masker() -> Any:
-    """For messages quoting builds.toml or the command line, which may hold a
-    secret's value: the caller's secret-named variables (SPEC section 2)."""
-    from .masking import Masker
-
-    return Masker.from_environment(os.environ)
 
 
 def _load(args: argparse.Namespace) -> tuple[Any, Any]:
