@@ -195,23 +195,6 @@ _COMMANDS: dict[str, tuple[str, str | None, Callable[[argparse.ArgumentParser], 
 }
 
 
-def _named_command(argv: Sequence[str]) -> str | None:
-    """The command `argv` names, read ahead of argparse; None if unsure.
-
-    Only `-f PATH` may come first: after any other option (an abbreviation
-    such as `--fi`, `--help`) the full parser must decide.
-    """
-    args = iter(argv)
-    for arg in args:
-        if arg in ("-f", "--file"):
-            next(args, None)
-        elif arg.startswith("--file=") or (arg.startswith("-f") and not arg.startswith("--")):
-            continue
-        else:
-            return arg if arg in _COMMANDS else None
-    return None
-
-
 def _common() -> _Parser:
     """The options every command accepts, before or after its name."""
     common = _Parser(add_help=False)
@@ -264,7 +247,9 @@ def _err(message: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     own, extra = _split_args(sys.argv[1:] if argv is None else argv)
-    parser = _parser(_named_command(own))
+    from ._argv import read_argv
+
+    parser = _parser(read_argv(own, _COMMANDS)[1])
     args = parser.parse_args(own)
     if args.command is None:
         parser.print_help()

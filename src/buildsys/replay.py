@@ -40,6 +40,7 @@ import stat
 import sys
 import time
 
+from ._argv import read_argv
 from ._racy import vouches
 
 # Only what every `buildsys build` needs to find out there is nothing to replay:
@@ -81,26 +82,6 @@ def _hash_value(value: str | None) -> str:
     if value is None:
         return "unset"
     return hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()[:32]
-
-
-def config_file(argv: Sequence[str]) -> str:
-    """The builds.toml that `argv` names with -f/--file, as the command line parses it.
-
-    Spellings this does not know (an abbreviated --fi) only make the key
-    differ from the one recorded, never match a wrong one: the key holds argv.
-    """
-    found = "builds.toml"
-    args = iter(argv)
-    for arg in args:
-        if arg == "--":
-            break
-        if arg in ("-f", "--file"):
-            found = next(args, found)
-        elif arg.startswith("--file="):
-            found = arg[len("--file=") :]
-        elif arg.startswith("-f") and len(arg) > 2:
-            found = arg[2:]
-    return found
 
 
 def invocation_key(argv: Sequence[str], config: str, environ: Mapping[str, str]) -> bytes:
@@ -636,7 +617,7 @@ def replay(argv: Sequence[str]) -> int | None:
 
 
 def _replay(argv: Sequence[str], started: float) -> int | None:
-    config = config_file(argv)
+    config, _ = read_argv(argv, ())
     where = os.path.join(os.path.dirname(os.path.abspath(config)), ".buildsys", "replay")  # noqa: PTH100, PTH118, PTH120
     if not os.path.exists(where):  # noqa: PTH110 - the common case: return at once
         return None
