@@ -42,6 +42,7 @@ __all__ = [
     "OutputSink",
     "ProcessOutcome",
     "StopReason",
+    "find_program",
     "run_process",
 ]
 
@@ -311,24 +312,34 @@ def _program(name: str, search_path: str | None) -> str | None:
     key = (name, search_path)
     found = _WHICH.get(key)
     if found is None:
-        found = _search(name, os.defpath if search_path is None else search_path)
+        # Relative entries resolve against the command's cwd: Popen's own search decides.
+        found = find_program(name, os.defpath if search_path is None else search_path, None)
         if found is None:
             return None
         _WHICH[key] = found
     return found
 
 
-def _search(name: str, search_path: str) -> str | None:
-    """The first executable `name` in an absolute directory of `search_path`.
+def find_program(name: str, search_path: str, cwd: str | None) -> str | None:
+    """The executable that running `name` would start, as exec searches for it:
+    `name` itself if it has a slash, else the first in a `search_path` entry;
+    relative ones (and an empty one, `.`) taken from `cwd`, or, without a
+    `cwd`, ending the search with None.
 
     What `shutil.which` does, without importing shutil (and with it bz2, lzma
-    and zlib: 2 ms of every start). None from a relative entry on: it
-    resolves against the command's cwd, so Popen's own search must decide.
+    and zlib: 2 ms of every start).
     """
-    for directory in search_path.split(os.pathsep):
-        if not os.path.isabs(directory):  # noqa: PTH117 - str in, str out
-            return None
-        candidate = os.path.join(directory, name)  # noqa: PTH118
+    if "/" in name:
+        candidates = [name if cwd is None else os.path.join(cwd, name)]  # noqa: PTH118
+    else:
+        candidates = []
+        for directory in search_path.split(os.pathsep):
+            if not os.path.isabs(directory):  # noqa: PTH117 - str in, str out
+                if cwd is None:
+                    break
+                directory = os.path.join(cwd, directory)  # noqa: PTH118
+            candidates.append(os.path.join(directory, name))  # noqa: PTH118
+    for candidate in candidates:
         if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):  # noqa: PTH112
             return candidate
     return None

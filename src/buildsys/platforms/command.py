@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ..hooks import hookimpl
+from ..process import find_program
 from ..results import BuildError
 
 if TYPE_CHECKING:
@@ -87,19 +88,10 @@ def _findable(program: str, search: str, cwd: str) -> bool:
     key = (program, search, cwd)
     if key in _FOUND:
         return True
-    if _resolves(program, search, cwd):
+    if find_program(program, search, cwd) is not None:
         _FOUND.add(key)
         return True
     return False
-
-
-def _resolves(program: str, search: str, cwd: str) -> bool:
-    if "/" in program:
-        candidates = [os.path.join(cwd, program)]  # noqa: PTH118 - absolute stays absolute
-    else:
-        # An empty or relative PATH entry is taken from the command's directory.
-        candidates = [os.path.join(cwd, d, program) for d in search.split(os.pathsep)]  # noqa: PTH118
-    return any(os.access(c, os.X_OK) and not os.path.isdir(c) for c in candidates)  # noqa: PTH112
 
 
 @hookimpl
