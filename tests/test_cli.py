@@ -842,6 +842,17 @@ def test_cwd_outside_the_project_is_a_config_error(proj, rec):
     assert not ran(rec, "app")
 
 
+def test_progress_none_still_says_what_failed(proj, rec):
+    """No progress lines, no table; but a failure is named on stderr, with its log."""
+    write_builds(proj, {"ok": command(RECORD, rec, "ok"), "bad": command(FAIL, rec, "bad")})
+    res = cli("build", "--progress", "none", cwd=proj)
+    assert res.rc == 1, res
+    assert res.out == ""
+    (line,) = [line for line in res.err.splitlines() if line.startswith("buildsys: error:")]
+    assert line.startswith("buildsys: error: bad failed: ")
+    assert str(proj / ".buildsys" / "logs" / "bad.log") in line
+
+
 # -- init and the cache ------------------------------------
 
 

@@ -422,6 +422,8 @@ def _execute_with_signals(run: Any, plan: Any) -> int:
     if "error" in outcome:
         raise outcome["error"]
     result = outcome["result"]
+    if run.options.progress == "none" and not run.options.verbose:
+        _failures_in_brief(result)
     if received:
         return EXIT_SIGINT if received[0] == signal.SIGINT else EXIT_SIGTERM
     if not result.ok or run.report_errors:
@@ -432,6 +434,17 @@ def _execute_with_signals(run: Any, plan: Any) -> int:
     if any(r.status is Status.SKIPPED and r.name in named for r in result.results):
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _failures_in_brief(result: Any) -> None:
+    """With no progress shown, still say what failed, why, and where its log is."""
+    from .results import Status
+
+    for build in result.results:
+        if build.status in (Status.FAILED, Status.TIMED_OUT):
+            why = build.errors[0].message.splitlines()[0] if build.errors else "no error given"
+            log = f" (log: {build.log_path})" if build.log_path else ""
+            _err(f"buildsys: error: {build.name} {build.status.value}: {why}{log}")
 
 
 # -- list, graph ---------------------------------------------------------------
