@@ -853,6 +853,34 @@ def test_progress_none_still_says_what_failed(proj, rec):
     assert str(proj / ".buildsys" / "logs" / "bad.log") in line
 
 
+@pytest.mark.parametrize("args", [["list"], ["build", "--progress", "plain"]])
+def test_a_reader_that_left_is_not_a_traceback(proj, rec, args):
+    """`buildsys list | head -1`: stdout's reader is gone before buildsys writes."""
+    simple_project(proj, rec)
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "buildsys", *args],
+            cwd=proj,
+            env=cli_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=CLI_TIMEOUT,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
+    if args[0] == "build":  # the builds ran all the same
+        assert proc.returncode == 0, proc.stderr
+        assert all(ran(rec, name) for name in ("lib", "app", "tool"))
+    else:
+        assert proc.returncode == 1
+
+
 # -- init and the cache ------------------------------------
 
 

@@ -511,3 +511,19 @@ for name in sys.argv[3:]:
         assert f"{name} = ***" in log, name
     for name in plain_names:
         assert f"{name} = {values[name]}" in log, name
+
+
+def test_console_writes_a_lone_surrogate_escaped_rather_than_failing(tmp_path):
+    """A plugin's warning with an undecodable byte (a lone surrogate) is still shown."""
+    import io
+
+    from buildsys.masking import Masker
+    from buildsys.report.console import ConsoleReporter
+
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)
+    console = ConsoleReporter(
+        stream=stream, verbose=False, progress=True, root=tmp_path, named=(), masker=Masker()
+    )
+    console.write("warning: bad byte \udcff here")
+    assert raw.getvalue() == b"warning: bad byte \\udcff here\n"

@@ -51,6 +51,8 @@ def console() -> None:
         code = main()
     except SystemExit as exc:  # argparse's --help and usage errors
         code = exc.code
+    except BrokenPipeError:  # `buildsys list | head -1`: the reader left; say nothing
+        code = 1
     _join_threads()
     atexit._run_exitfuncs()
     if isinstance(code, str):

@@ -44,15 +44,27 @@ class ConsoleReporter:
         self.masker = masker
         self.warnings: list[str] = []
         self._lock = threading.Lock()
+        self._gone = False  # the reader of the stream went away
 
     @property
     def stream(self) -> TextIO:
         return self._stream if self._stream is not None else sys.stdout
 
     def write(self, text: str) -> None:
+        line = self.masker.text(text) + "\n"
         with self._lock:
-            self.stream.write(self.masker.text(text) + "\n")
-            self.stream.flush()
+            if self._gone:
+                return
+            try:
+                try:
+                    self.stream.write(line)
+                except UnicodeEncodeError:  # a lone surrogate from a plugin, say
+                    encoding = getattr(self.stream, "encoding", None) or "utf-8"
+                    self.stream.write(line.encode(encoding, "backslashreplace").decode(encoding))
+                self.stream.flush()
+            except BrokenPipeError:
+                # `buildsys build | head`: nobody reads on; the run goes on regardless.
+                self._gone = True
 
     @hookimpl
     def buildsys_run_started(self, builds: Sequence[BuildSpec], max_concurrency: int) -> None:
