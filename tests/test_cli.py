@@ -550,6 +550,8 @@ def test_list_json(proj, rec):
     assert app["tags"] == ["mobile"]
     assert app["options"]["command"][0] == PY
     assert data[0]["depends_on"] == [] and data[0]["tags"] == []
+    # Every per-build key of SPEC section 2 is there, resolved.
+    assert (app["key_env"], app["secret_env"], app["skip_if_unavailable"]) == ([], [], False)
 
 
 def test_graph_is_dot_with_an_edge_per_dependency(proj, rec):

@@ -485,6 +485,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
                 "inputs": list(b.inputs) if b.inputs is not None else None,
                 "outputs": list(b.outputs) if b.outputs is not None else None,
                 "env": {k: masker.text(v) for k, v in b.env.items()},
+                "key_env": list(b.key_env),
+                "secret_env": list(b.secret_env),
+                "skip_if_unavailable": b.skip_if_unavailable,
                 "options": unstructure(b.options),
             }
             for b in builds
