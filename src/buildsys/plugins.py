@@ -40,6 +40,17 @@ class PluginInfo:
     disabled: bool = False
 
 
+def _provider(infos: Iterable[PluginInfo], platform: str) -> PluginInfo | None:
+    """The plugin among `infos` named for `platform`, or by its distribution's name."""
+    for info in infos:
+        if info.name == platform or info.distribution in (
+            f"buildsys-plugin-{platform}",
+            f"buildsys_plugin_{platform}",
+        ):
+            return info
+    return None
+
+
 def _describe(exc: BaseException) -> str:
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
@@ -175,13 +186,12 @@ class PluginHost:
 
     def broken_provider(self, platform: str) -> PluginInfo | None:
         """An installed plugin that failed to load and probably provides `platform`."""
-        for info in self.broken():
-            if info.name == platform or info.distribution in (
-                f"buildsys-plugin-{platform}",
-                f"buildsys_plugin_{platform}",
-            ):
-                return info
-        return None
+        return _provider(self.broken(), platform)
+
+    def disabled_provider(self, platform: str) -> PluginInfo | None:
+        """An installed plugin disabled by BUILDSYS_DISABLE_PLUGINS that probably
+        provides `platform`."""
+        return _provider((i for i in self._infos.values() if i.disabled), platform)
 
     def broken(self) -> list[PluginInfo]:
         """Plugins that failed to load (not those disabled on purpose)."""
