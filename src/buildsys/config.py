@@ -660,16 +660,17 @@ class _Loader:
                 at = merged["platform"][1] if "platform" in merged else build_at
                 hint = did_you_mean(platform, known)
                 how = f"install the plugin that provides it: pip install buildsys-plugin-{platform}"
+                if "platform" not in merged:
+                    how += " (or set `platform =`; it defaults to the build's name)"
                 disabled = self.plugins.disabled_provider(platform)
                 if disabled is not None:
                     from .plugins import DISABLE_VAR
 
-                    how = (
-                        f"plugin {disabled.name!r}, installed, provides it but is disabled by "
-                        f"{DISABLE_VAR}; remove {disabled.name!r} from it to build this"
+                    dist = f" ({disabled.distribution})" if disabled.distribution else ""
+                    how += (
+                        f". But plugin {disabled.name!r}{dist} is installed, and disabled by "
+                        f"{DISABLE_VAR}: take it out of that variable to build this"
                     )
-                if "platform" not in merged:
-                    how += " (or set `platform =`; it defaults to the build's name)"
                 self.problem(
                     f"unknown platform {platform!r}{hint}; {how}. Installed platforms: "
                     f"{', '.join(known) or 'none'}",
