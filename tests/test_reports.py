@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import stat
 import xml.etree.ElementTree as ET
 from datetime import datetime
 from pathlib import Path
@@ -527,3 +529,16 @@ def test_console_writes_a_lone_surrogate_escaped_rather_than_failing(tmp_path):
     )
     console.write("warning: bad byte \udcff here")
     assert raw.getvalue() == b"warning: bad byte \\udcff here\n"
+
+
+def test_reports_get_the_mode_new_files_get(proj, rec):
+    """0666 less the umask (0644 here), as a CI step running as another user reads them."""
+    write_builds(proj, {"a": command(RECORD, rec, "a")})
+    old = os.umask(0o022)
+    try:
+        res = cli("build", "--report-json", "r.json", "--junit-xml", "r.xml", cwd=proj)
+    finally:
+        os.umask(old)
+    assert res.rc == 0, res
+    for name in ("r.json", "r.xml"):
+        assert stat.S_IMODE((proj / name).stat().st_mode) == 0o644, name

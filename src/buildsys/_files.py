@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 __all__ = ["check_writable", "write_atomic"]
 
 
 def write_atomic(path: Path, text: str | bytes) -> None:
-    """Write via a temporary file and a rename, in the same directory (str as UTF-8)."""
+    """Write via a temporary file and a rename, in the same directory (str as UTF-8).
+
+    The file gets the mode any new file gets (0666 less the umask), as a CI
+    step running as another user may need to read a report: mkstemp's 0600
+    would carry over through the rename. (And tempfile costs milliseconds to
+    import, shutil and random with it.)
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = _temp_beside(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(text.encode("utf-8") if isinstance(text, str) else text)
-        Path(tmp).replace(path)
+        tmp.replace(path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -27,6 +32,12 @@ def check_writable(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a directory")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = _temp_beside(path)
     os.close(fd)
-    Path(tmp).unlink()
+    tmp.unlink()
+
+
+def _temp_beside(path: Path) -> tuple[int, Path]:
+    """A new file beside `path`, open for writing, with the umask's mode."""
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{os.urandom(6).hex()}"
+    return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666), tmp
