@@ -309,3 +309,18 @@ def test_commands_running_counts_commands_under_way(tmp_path, logs):
     r = ParallelExecutor(log_dir=logs).execute(["b"], fn)["b"]
     assert r.status is Status.SUCCEEDED
     assert seen == [0, 1, 0, 0]
+
+
+@pytest.mark.parametrize("argv", ["echo hi", b"echo hi"])
+def test_run_refuses_a_single_string_command(logs, argv):
+    seen = []
+
+    def fn(name):
+        with pytest.raises(TypeError) as info:
+            buildsys.current_context().run(argv)
+        seen.append(str(info.value))
+
+    assert ParallelExecutor(log_dir=logs).execute(["b"], fn).ok
+    assert seen == [
+        "ctx.run() takes a list of arguments, e.g. ['echo', 'hi']; for a shell, ['sh', '-c', '...']"
+    ]

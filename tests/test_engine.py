@@ -242,3 +242,47 @@ def test_run_accepts_the_command_line_spellings(proj, rec):
     assert [r.name for r in tagged.results] == ["later"]
     with pytest.raises(buildsys.UsageError):
         buildsys.run(config, keep_going=True, fail_fast=True)
+
+
+def test_run_takes_a_single_str_tag_or_arg_as_one_item(proj, rec):
+    write_builds(
+        proj,
+        {
+            "one": command(RECORD, rec, "one", tags=["t1"]),
+            "other": command(RECORD, rec, "other", tags=["t"]),
+        },
+    )
+    config = buildsys.load_config(proj / "builds.toml")
+    result = buildsys.run(config, tags="t1", args="xy", no_cache=True)
+    assert [r.name for r in result.results] == ["one"]
+    assert json.loads((rec / "one.ran").read_text()) == ["xy"]
+    assert not ran(rec, "other")
+    assert [r.name for r in buildsys.run(config, names="other").results] == ["other"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error", "match"),
+    [
+        ({"max_concurrency": 0}, ValueError, "max_concurrency must be at least 1"),
+        ({"max_concurrency": -2}, ValueError, "max_concurrency"),
+        ({"max_concurrency": True}, TypeError, "max_concurrency"),
+        ({"max_concurrency": "4"}, TypeError, "max_concurrency"),
+        ({"timeout": 0}, ValueError, "timeout must be more than zero"),
+        ({"timeout": "0s"}, ValueError, "timeout"),
+        ({"timeout": -1}, ValueError, "timeout"),
+        ({"timeout": "later"}, ValueError, "timeout"),
+    ],
+)
+def test_run_rejects_overrides_the_command_line_would(proj, rec, overrides, error, match):
+    path = write_builds(proj, {"lib": command(RECORD, rec, "lib")})
+    with pytest.raises(error, match=match):
+        buildsys.run(buildsys.load_config(path), **overrides)
+    assert not ran(rec, "lib")
+
+
+def test_run_options_read_a_duration_string():
+    from buildsys.engine import RunOptions
+
+    assert RunOptions(timeout="10s").timeout == 10.0
+    assert RunOptions(timeout=2).timeout == 2.0
+    assert RunOptions(max_concurrency=3).max_concurrency == 3

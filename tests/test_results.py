@@ -76,3 +76,29 @@ def test_the_counts_partition_the_results():
     )
     assert sum(counts) == len(result.results)
     assert counts == (1, 3, 1, 1, 2)  # timed out counts as a failure
+
+
+def test_status_accepts_its_string_value():
+    result = BuildResult(name="a", platform="p", status="failed")
+    assert result.status is Status.FAILED
+    assert attrs.evolve(result, status="cached").status is Status.CACHED
+
+
+def test_an_unknown_status_names_the_allowed_values():
+    with pytest.raises(ValueError, match=r"'done'.*succeeded, failed, timed_out"):
+        BuildResult(name="a", platform="p", status="done")
+
+
+def test_a_single_str_is_one_warning_suggestion_or_artifact():
+    from buildsys import BuildError
+
+    result = BuildResult(
+        name="a", platform="p", status=Status.FAILED, warnings="ww", artifacts="out.bin"
+    )
+    assert result.warnings == ("ww",)
+    assert result.artifacts == ("out.bin",)
+    assert BuildError("m", suggestions="install foo").suggestions == ("install foo",)
+    assert BuildError("m", suggestions=["a", "b"]).suggestions == ("a", "b")
+    from buildsys import BuildFailed
+
+    assert BuildFailed("m", suggestions="install foo").suggestions == ("install foo",)

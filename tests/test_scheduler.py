@@ -695,3 +695,165 @@ def test_logs_without_log_dir_last_until_the_process_exits(tmp_path):
     assert first.parent.parent.parent == tmp
     assert not first.parent.exists() and not second.parent.exists()
     assert list(tmp.iterdir()) == []
+
+
+def _returns(call):
+    """call() on another thread, so a scheduler bug that never returns fails the
+    test instead of hanging the suite (the join limit is a hang guard, not a timing)."""
+    box = {}
+
+    def target():
+        try:
+            box["result"] = call()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(60)
+    assert not thread.is_alive(), "execute() never returned"
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
+def test_returned_result_with_a_status_string_is_converted(logs):
+    ex = ParallelExecutor(log_dir=logs)
+    result = _returns(
+        lambda: ex.execute(["a"], lambda n: BuildResult(name=n, platform="p", status="failed"))
+    )
+    assert result["a"].status is Status.FAILED
+
+
+class _RaisingObserver:
+    """An observer whose callback for one job raises, as a buggy plugin's might."""
+
+    def __init__(self, when, name):
+        self.when, self.name = when, name
+        self.finished_names = []
+
+    def started(self, job, attempt, ctx):
+        if self.when == "started" and job.name == self.name:
+            raise RuntimeError("observer broke")
+
+    def finished(self, result):
+        self.finished_names.append(result.name)
+        if self.when == "finished" and result.name == self.name:
+            raise RuntimeError("observer broke")
+
+    def output(self, name, line):
+        pass
+
+
+@pytest.mark.parametrize("when", ["started", "finished"])
+def test_an_error_in_bookkeeping_fails_the_job_instead_of_hanging(logs, when):
+    observer = _RaisingObserver(when, "a")
+    ex = ParallelExecutor(max_concurrency=1, log_dir=logs, observer=observer)
+    jobs = [Job("a"), Job("b", depends_on=["a"]), Job("c")]
+    result = _returns(lambda: ex.execute_jobs(jobs, lambda n: None))
+    a = result["a"]
+    assert a.status is Status.FAILED
+    assert a.errors[-1].code == "INTERNAL_ERROR"
+    assert "RuntimeError: observer broke" in a.errors[-1].message
+    assert result["b"].status is Status.SKIPPED
+    assert result["c"].status is Status.SUCCEEDED
+
+
+def test_an_error_in_a_workers_bookkeeping_wakes_the_calling_thread(logs, monkeypatch):
+    from buildsys import scheduler
+
+    def broken(self, *args, **kwargs):
+        raise AttributeError("bug in _classify")
+
+    monkeypatch.setattr(scheduler._Run, "_classify", broken)
+    ex = ParallelExecutor(log_dir=logs)
+    result = _returns(lambda: ex.execute(["a", "b"], lambda n: None))
+    assert [r.status for r in result.results] == [Status.FAILED, Status.FAILED]
+    assert all("AttributeError: bug in _classify" in r.errors[0].message for r in result.results)
+
+
+def test_a_returned_result_of_another_name_is_filed_under_the_job(logs):
+    result = ParallelExecutor(log_dir=logs).execute(
+        ["a"], lambda n: BuildResult(name="other", platform="p", status=Status.SUCCEEDED)
+    )
+    assert [r.name for r in result.results] == ["a"]
+    assert result["a"].status is Status.SUCCEEDED
+    assert "'other'" in result["a"].warnings[-1]
+
+
+def test_execute_refuses_a_single_str_of_names(logs):
+    ran = []
+    with pytest.raises(TypeError, match=r"list of names, e\.g\. \['ab'\]"):
+        ParallelExecutor(log_dir=logs).execute("ab", ran.append)
+    assert ran == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"build_timeout": 0}, ValueError, "build_timeout"),
+        ({"build_timeout": -1}, ValueError, "build_timeout"),
+        ({"build_timeout": "soon"}, ValueError, "build_timeout"),
+        ({"build_timeout": [1]}, TypeError, "build_timeout"),
+        ({"build_timeout": True}, TypeError, "build_timeout"),
+        ({"max_concurrency": 0}, ValueError, "max_concurrency"),
+        ({"max_concurrency": 1.5}, TypeError, "max_concurrency"),
+        ({"max_concurrency": True}, TypeError, "max_concurrency"),
+        ({"kill_grace": -1}, ValueError, "kill_grace"),
+        ({"kill_grace": "5s"}, TypeError, "kill_grace"),
+    ],
+)
+def test_executor_rejects_bad_settings_naming_them(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        ParallelExecutor(**kwargs)
+
+
+def test_build_timeout_accepts_a_duration_string():
+    assert ParallelExecutor(build_timeout="2s").build_timeout == 2.0
+    assert ParallelExecutor(build_timeout="1m30s").build_timeout == 90.0
+    assert ParallelExecutor(kill_grace=0).kill_grace == 0.0
+
+
+def test_cancel_after_execute_does_not_cancel_the_next_one(logs):
+    ex = ParallelExecutor(log_dir=logs)
+    assert ex.execute(["a"], lambda n: None).ok
+    ex.cancel()
+    ex.kill()
+    result = ex.execute(["a", "b"], lambda n: None)
+    assert [r.status for r in result.results] == [Status.SUCCEEDED] * 2
+
+
+def test_cancel_while_execute_is_starting_applies_to_it(logs, monkeypatch):
+    from buildsys import scheduler
+
+    ex = ParallelExecutor(log_dir=logs)
+    assert ex.execute(["a"], lambda n: None).ok
+    real_init = scheduler._Run.__init__
+
+    def init_then_cancel(self, *args, **kwargs):
+        # A cancel() from another thread landing while the run is being set up.
+        ex.cancel("stop now")
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(scheduler._Run, "__init__", init_then_cancel)
+    result = ex.execute(["a"], lambda n: None)
+    assert result["a"].status is Status.CANCELLED
+    assert result["a"].reason == "stop now"
+
+
+@pytest.mark.parametrize("exc", [KeyboardInterrupt, SystemExit])
+def test_an_exception_without_text_reads_well(logs, exc):
+    def fn(name):
+        raise exc
+
+    message = ParallelExecutor(log_dir=logs).execute(["a"], fn)["a"].errors[0].message
+    assert message.startswith(f"{exc.__name__} at ")
+    assert "  " not in message and ": " not in message.split(" at ")[0]
+
+
+def test_an_exception_with_text_keeps_it(logs):
+    def fn(name):
+        raise ValueError("bad input")
+
+    message = ParallelExecutor(log_dir=logs).execute(["a"], fn)["a"].errors[0].message
+    assert message.startswith("ValueError: bad input at ")

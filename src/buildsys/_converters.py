@@ -1,10 +1,11 @@
-"""attrs converters shared by the frozen classes: sequences in, tuples kept."""
+"""Converters and checks shared by the frozen classes and the API's entry points:
+sequences in, tuples kept; overrides checked as the CLI and builds.toml check them."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["opt_strs", "strs"]
+__all__ = ["check_concurrency", "check_timeout", "opt_strs", "str_items", "strs"]
 
 
 def strs(value: Iterable[str]) -> tuple[str, ...]:
@@ -13,3 +14,41 @@ def strs(value: Iterable[str]) -> tuple[str, ...]:
 
 def opt_strs(value: Iterable[str] | None) -> tuple[str, ...] | None:
     return None if value is None else tuple(value)
+
+
+def str_items(value: str | Iterable[str]) -> tuple[str, ...]:
+    """A list of free-text items; one str is one item (a single hint or tag),
+    not the characters `tuple()` would split it into."""
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
+
+
+def check_concurrency(name: str, value: object) -> int | None:
+    """`value` if it is None or a whole number of slots >= 1, as the CLI and builds.toml
+    require; 0 is refused rather than read as "the default"."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be a whole number >= 1 or None, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+def check_timeout(name: str, value: object) -> float | None:
+    """`value` in seconds if it is None or a positive duration (a number, or a string
+    like "10s" that `parse_duration` reads); 0 would time every build out at once."""
+    if value is None:
+        return None
+    from .durations import parse_duration
+
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise TypeError(f"{name} must be a number of seconds, a duration like '10s', or None")
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+    if seconds <= 0:
+        raise ValueError(f"{name} must be more than zero, got {value!r}")
+    return seconds

@@ -224,6 +224,12 @@ class BuildContext:
         cancel. Raises `BuildFailed` if it exits non-zero (unless `check` is
         false), cannot start, or is stopped.
         """
+        if isinstance(argv, str | bytes | os.PathLike):
+            # Iterating it would run each character as a command ('e' not found).
+            raise TypeError(
+                "ctx.run() takes a list of arguments, e.g. ['echo', 'hi']; "
+                "for a shell, ['sh', '-c', '...']"
+            )
         args = tuple(os.fspath(a) for a in argv)
         if not args:
             raise BuildFailed("ctx.run() was given an empty command", code="EMPTY_COMMAND")

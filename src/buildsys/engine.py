@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import attrs
 
-from ._converters import strs
+from ._converters import check_concurrency, check_timeout, str_items
 
 if TYPE_CHECKING:
     from .buildcache import BuildCache
@@ -46,16 +46,25 @@ from .spec import BuildSpec
 __all__ = ["Plan", "Run", "RunOptions", "run"]
 
 
+def _max_concurrency(value: int | None) -> int | None:
+    return check_concurrency("max_concurrency", value)
+
+
+def _timeout(value: float | str | None) -> float | None:
+    return check_timeout("timeout", value)
+
+
 @attrs.frozen
 class RunOptions:
     """Command-line (or API) overrides of a run; `None` keeps what builds.toml says."""
 
-    max_concurrency: int | None = None
+    max_concurrency: int | None = attrs.field(default=None, converter=_max_concurrency)
     strategy: str | None = None  # "parallel" or "stop-on-failure"
-    timeout: float | None = None  # overrides every build's timeout
+    # Overrides every build's timeout; a duration string ("10s") is read as the CLI reads it.
+    timeout: float | None = attrs.field(default=None, converter=_timeout)
     profile: str | None = None
-    tags: tuple[str, ...] = attrs.field(default=(), converter=strs)
-    args: tuple[str, ...] = attrs.field(default=(), converter=strs)
+    tags: tuple[str, ...] = attrs.field(default=(), converter=str_items)
+    args: tuple[str, ...] = attrs.field(default=(), converter=str_items)
     cache: bool | None = None
     report_json: str | None = None
     junit_xml: str | None = None
@@ -601,7 +610,8 @@ class _HookObserver:
 
 def _accept_cli_spellings(overrides: dict[str, Any]) -> None:
     """The command line's names for options, as `run()` keywords: keep_going, fail_fast,
-    continue_on_failure, no_cache, tag and timeout as a duration string."""
+    continue_on_failure, no_cache and tag (`RunOptions` reads a duration string
+    for timeout, as the command line does)."""
     if overrides.pop("keep_going", False):
         overrides.setdefault("strategy", "parallel")
     if overrides.pop("fail_fast", False):
@@ -616,10 +626,6 @@ def _accept_cli_spellings(overrides: dict[str, Any]) -> None:
     if "tag" in overrides:
         tag = overrides.pop("tag")
         overrides["tags"] = (*overrides.get("tags", ()), *([tag] if isinstance(tag, str) else tag))
-    if isinstance(overrides.get("timeout"), str):
-        from .durations import parse_duration
-
-        overrides["timeout"] = parse_duration(overrides["timeout"])
 
 
 def run(config: Config, names: Sequence[str] | None = None, **overrides: Any) -> ExecutionResult:

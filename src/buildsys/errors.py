@@ -7,6 +7,8 @@ from typing import Any
 
 import attrs
 
+from ._converters import str_items
+
 __all__ = ["BuildFailed", "ConfigError", "Problem", "UsageError"]
 
 
@@ -28,7 +30,7 @@ class BuildFailed(Exception):
     ) -> None:
         super().__init__(message)
         self.message = message
-        self.suggestions = tuple(suggestions)
+        self.suggestions = str_items(suggestions)  # one str is one hint, not its letters
         self.code = code
         self.transient = transient
         self.context = dict(context or {})

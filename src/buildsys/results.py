@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from ._converters import strs
+from ._converters import str_items
 from .artifacts import Artifact
 
 __all__ = ["BuildError", "BuildResult", "ExecutionResult", "Status"]
@@ -44,6 +44,17 @@ class Status(enum.Enum):
         return self in (Status.FAILED, Status.TIMED_OUT)
 
 
+def _status(value: Status | str) -> Status:
+    """A `Status`, or its value as reports write it ("failed")."""
+    if isinstance(value, Status):
+        return value
+    try:
+        return Status(value)
+    except ValueError:
+        allowed = ", ".join(s.value for s in Status)
+        raise ValueError(f"unknown build status {value!r}; expected one of: {allowed}") from None
+
+
 def _errors(value: Iterable[BuildError]) -> tuple[BuildError, ...]:
     return tuple(value)
 
@@ -66,7 +77,7 @@ class BuildError:
 
     message: str
     code: str = "BUILD_FAILED"
-    suggestions: tuple[str, ...] = attrs.field(default=(), converter=strs)
+    suggestions: tuple[str, ...] = attrs.field(default=(), converter=str_items)
     context: Mapping[str, Any] = attrs.field(
         factory=dict, converter=_frozen_mapping, eq=False, hash=False
     )
@@ -79,15 +90,15 @@ class BuildResult:
 
     name: str
     platform: str
-    status: Status
+    status: Status = attrs.field(converter=_status)
     reason: str | None = None
     duration: float = 0.0
     started_at: datetime | None = None
     finished_at: datetime | None = None
     attempts: int = 0
     flaky: bool = False
-    artifacts: tuple[str, ...] = attrs.field(default=(), converter=strs)
-    warnings: tuple[str, ...] = attrs.field(default=(), converter=strs)
+    artifacts: tuple[str, ...] = attrs.field(default=(), converter=str_items)
+    warnings: tuple[str, ...] = attrs.field(default=(), converter=str_items)
     errors: tuple[BuildError, ...] = attrs.field(default=(), converter=_errors)
     log_path: str | None = None
     # Size and sha256 of each artifact, in the order of `artifacts`.

@@ -50,7 +50,7 @@ from typing import Protocol
 import attrs
 
 from . import _proctree
-from ._converters import strs
+from ._converters import check_concurrency, check_timeout, strs
 from .artifacts import Artifact, describe
 from .context import BuildContext, SharedEnvironment, _current
 from .durations import format_duration
@@ -113,6 +113,15 @@ class Executor(Protocol):
     def cancel(self, reason: str | None = None) -> None: ...
 
     def kill(self) -> None: ...
+
+
+def _kill_grace(value: object) -> float:
+    """Seconds between SIGTERM and SIGKILL: a number >= 0 (0 kills at once)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"kill_grace must be a number of seconds, got {value!r}")
+    if not value >= 0:  # also refuses NaN
+        raise ValueError(f"kill_grace cannot be negative, got {value!r}")
+    return float(value)
 
 
 def _now() -> datetime:
@@ -274,7 +283,7 @@ class ParallelExecutor:
     def __init__(
         self,
         max_concurrency: int | None = None,
-        build_timeout: float | None = None,
+        build_timeout: float | str | None = None,
         continue_on_failure: bool = True,
         *,
         kill_grace: float = 5.0,
@@ -283,31 +292,38 @@ class ParallelExecutor:
         observer: Observer | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
-        if max_concurrency is not None and max_concurrency < 1:
-            raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
-        self.max_concurrency = max_concurrency or usable_cpus()
-        self.build_timeout = build_timeout
+        self.max_concurrency = (
+            check_concurrency("max_concurrency", max_concurrency) or usable_cpus()
+        )
+        self.build_timeout = check_timeout("build_timeout", build_timeout)
         self.continue_on_failure = continue_on_failure
-        self.kill_grace = kill_grace
+        self.kill_grace = _kill_grace(kill_grace)
         self._log_dir = Path(log_dir) if log_dir is not None else None
         self._masker = masker or Masker()
         self._observer = observer
         self.environ = environ  # None: this process's environment, as execute() finds it
         self._lock = threading.Lock()
         self._active: _Run | None = None
-        # A cancel() with no execute() under way applies to the next one.
+        # execute() calls entered but whose run is not yet set up, and whether
+        # one has ever been: a cancel() before the first execute(), or while
+        # one is starting, is kept for it; one between two runs is not.
+        self._starting = 0
+        self._used = False
         self._pending_cancel: str | None = None
         self._pending_kill = False
 
     # -- thread-safe controls ------------------------------------------------
 
     def cancel(self, reason: str | None = None) -> None:
-        """Stop the run: running builds are stopped, pending ones cancelled."""
+        """Stop the run in progress (or starting, or, before the first `execute()`,
+        that one): running builds are stopped, pending ones cancelled. A cancel
+        once a run has finished, with no other under way, does nothing: it must
+        not cancel a later, unrelated `execute()`."""
         reason = reason or "the run was cancelled"
         with self._lock:
             if self._active is not None:
                 self._active.request_cancel(reason, kill=False)
-            elif self._pending_cancel is None:
+            elif self._awaiting_run() and self._pending_cancel is None:
                 self._pending_cancel = reason
 
     def kill(self) -> None:
@@ -315,14 +331,21 @@ class ParallelExecutor:
         with self._lock:
             if self._active is not None:
                 self._active.request_cancel("the run was killed", kill=True)
-            else:
+            elif self._awaiting_run():
                 self._pending_cancel = self._pending_cancel or "the run was killed"
                 self._pending_kill = True
+
+    def _awaiting_run(self) -> bool:
+        """Whether a cancel with no run active is for one about to start (lock held)."""
+        return self._starting > 0 or not self._used
 
     # -- running --------------------------------------------------------------
 
     def execute(self, names: Iterable[str], fn: Callable[[str], object]) -> ExecutionResult:
         """Call `fn(name)` for every name, in parallel; see the class docstring."""
+        if isinstance(names, str):
+            # A str is an iterable of one-letter names: never what was meant.
+            raise TypeError(f"execute() takes a list of names, e.g. [{names!r}], not a single str")
         return self.execute_jobs([Job(name) for name in names], fn)
 
     def execute_jobs(
@@ -333,8 +356,19 @@ class ParallelExecutor:
         presets: Mapping[str, BuildResult] | None = None,
     ) -> ExecutionResult:
         """Run `jobs` honouring their dependencies; `presets` are results decided beforehand."""
-        run = _Run(self, jobs, fn, presets or {})
         with self._lock:
+            self._starting += 1
+            self._used = True
+        try:
+            run = _Run(self, jobs, fn, presets or {})
+        except BaseException:
+            with self._lock:
+                self._starting -= 1
+                if not self._starting:
+                    self._pending_cancel, self._pending_kill = None, False
+            raise
+        with self._lock:
+            self._starting -= 1
             self._active = run
             if self._pending_cancel is not None:
                 run.request_cancel(self._pending_cancel, kill=self._pending_kill)
@@ -524,7 +558,11 @@ class _Run:
             _, name = heapq.heappop(self.ready)
             if self.progress[name].result is not None:
                 continue
-            attempt = self._start(self.progress[name])
+            try:
+                attempt = self._start(self.progress[name])
+            except BaseException as exc:  # noqa: BLE001 - must not stall the run
+                self._fail_internally(name, exc)
+                continue
             if keep and kept is None:
                 kept = attempt
             else:
@@ -577,7 +615,13 @@ class _Run:
         if attempt.deadline is not None:
             self.inbox.put(_WAKE)  # the calling thread may be asleep past this deadline
         if observer is not None:
-            observer.started(job, prog.attempts, ctx)
+            try:
+                observer.started(job, prog.attempts, ctx)
+            except BaseException:
+                # No worker will run it: a slot held by it would never be freed.
+                del self.running[job.name]
+                control.close()
+                raise
         return attempt
 
     def _launch(self, attempt: _Attempt) -> None:
@@ -593,8 +637,15 @@ class _Run:
                     # worker could still have used its control's descriptors.
                     attempt.ctx.control.close()
                     return
-                retry = self._finish(attempt, outcome)
-                attempt = retry or self._start_ready(keep=True)
+                name = attempt.job.name
+                try:
+                    retry = self._finish(attempt, outcome)
+                    attempt = retry or self._start_ready(keep=True)
+                except BaseException as exc:  # noqa: BLE001 - see _fail_internally
+                    self._fail_internally(name, exc)
+                    # The scheduling thread starts what is ready once woken below.
+                    attempt = None
+                    self.inbox.put(_WAKE)
                 if not self.running or self.cancel_reason is not None:
                     self.inbox.put(_WAKE)
 
@@ -616,6 +667,45 @@ class _Run:
             sink.close()
 
     # -- results -------------------------------------------------------------
+
+    def _fail_internally(self, name: str, exc: BaseException) -> None:
+        """Record that bookkeeping for `name` raised (a bug, or an observer's
+        callback): the job fails with the error, rather than the worker dying and
+        leaving `execute()` waiting for a result that never comes. The observer is
+        not told (it may be what raised); what this leaves undecided the end of
+        the run settles."""
+        attempt = self.running.pop(name, None)
+        if attempt is not None:
+            with contextlib.suppress(Exception):
+                attempt.ctx.control.close()
+        prog = self.progress[name]
+        where = _origin(exc)
+        error = BuildError(
+            message=self.ex._masker.text(
+                f"buildsys failed while recording {name}: {_describe_exception(exc)}{where}"
+            ),
+            code="INTERNAL_ERROR",
+            suggestions=(
+                "this is a bug in buildsys or in an observer or plugin it calls; please report it",
+            ),
+            context={"exception": type(exc).__name__},
+        )
+        previous = prog.result
+        if previous is None:
+            prog.result = BuildResult(
+                name=name, platform=prog.job.platform, status=Status.FAILED, errors=(error,)
+            )
+        else:
+            prog.result = attrs.evolve(
+                previous,
+                status=Status.FAILED if previous.status.ok else previous.status,
+                errors=(*previous.errors, error),
+            )
+        if self.failure_seen is None:
+            self.failure_seen = name
+        # Best effort: an observer raising again leaves dependents to the end of the run.
+        with contextlib.suppress(Exception):
+            self._skip_dependents(name, prog.result)
 
     def _finish(
         self, attempt: _Attempt, outcome: tuple[str, object], *, ended: float | None = None
@@ -663,7 +753,19 @@ class _Run:
         if kind == "returned":
             value, details = value  # type: ignore[misc]
             if isinstance(value, BuildResult):
-                return value
+                if value.name == job.name:
+                    return value
+                # Results are keyed by job: one filed under another name would
+                # leave this job without a result and overwrite nothing sensible.
+                return attrs.evolve(
+                    value,
+                    name=job.name,
+                    warnings=(
+                        *value.warnings,
+                        f"the build returned a result named {value.name!r}; "
+                        f"recorded as {job.name!r}",
+                    ),
+                )
         if stop == StopReason.TIMEOUT:
             limit = ctx.control.detail or "its limit"
             where = job.timeout_source or "the build_timeout given to ParallelExecutor"
@@ -719,12 +821,8 @@ class _Run:
                 transient=exc.transient,
             )
         assert isinstance(exc, BaseException)
-        import traceback
-
-        where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
-        origin = f" at {where.filename}:{where.lineno}" if where else ""
         return BuildError(
-            message=mask(f"{type(exc).__name__}: {exc}{origin}"),
+            message=mask(f"{_describe_exception(exc)}{_origin(exc)}"),
             code="UNEXPECTED_ERROR",
             suggestions=(
                 "this looks like a bug in the code the build ran; see the traceback in the log",
@@ -774,6 +872,20 @@ class _Run:
             dprog = self.progress[dependent]
             if dprog.result is None and dependent not in self.running:
                 self._record(dependent, self._unstarted(dprog.job, status, why))
+
+
+def _describe_exception(exc: BaseException) -> str:
+    """ "ValueError: bad input", or just "KeyboardInterrupt" when it has no text."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _origin(exc: BaseException) -> str:
+    """ " at file:line" where `exc` was raised, or "" if that is unknown."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else None
+    return f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
 
 
 def _mask_value(value: object, mask: Callable[[str], str]) -> object:
