@@ -560,7 +560,8 @@ class _Run:
                 continue
             try:
                 attempt = self._start(self.progress[name])
-            except BaseException as exc:  # noqa: BLE001 - must not stall the run
+            # Not BaseException: on the calling thread, Ctrl-C must stay Ctrl-C.
+            except Exception as exc:  # noqa: BLE001 - must not stall the run
                 self._fail_internally(name, exc)
                 continue
             if keep and kept is None:
