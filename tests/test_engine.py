@@ -286,3 +286,17 @@ def test_run_options_read_a_duration_string():
     assert RunOptions(timeout="10s").timeout == 10.0
     assert RunOptions(timeout=2).timeout == 2.0
     assert RunOptions(max_concurrency=3).max_concurrency == 3
+
+
+@pytest.mark.parametrize(
+    ("make", "says"), [(False, "does not exist"), (True, "is not a directory")]
+)
+def test_a_build_s_cwd_that_is_not_a_directory_fails_it_saying_which(proj, rec, make, says):
+    if make:
+        (proj / "tools").write_text("a file where a directory should be")
+    write_builds(proj, {"t": command(RECORD, rec, "t", cwd="tools")})
+    result = buildsys.run(buildsys.load_config(proj / "builds.toml"))
+    (error,) = result["t"].errors
+    assert error.code == "CWD_NOT_FOUND"
+    assert error.message.endswith(f"{proj / 'tools'} {says}")
+    assert not ran(rec, "t")

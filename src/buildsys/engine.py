@@ -483,8 +483,9 @@ class Run:
                     f"no builder for platform {spec.platform!r}", code="UNKNOWN_PLATFORM"
                 )
             if spec.cwd not in self._dirs and not Path(spec.cwd).is_dir():
+                what = "is not a directory" if Path(spec.cwd).exists() else "does not exist"
                 raise BuildFailed(
-                    f"the build's directory {spec.cwd} does not exist",
+                    f"the build's directory {spec.cwd} {what}",
                     suggestions=["create it, or fix `cwd` in builds.toml"],
                     code="CWD_NOT_FOUND",
                 )
