@@ -5,23 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["check_concurrency", "check_timeout", "opt_strs", "str_items", "strs"]
+__all__ = ["check_concurrency", "check_timeout", "opt_strs", "strs"]
 
 
-def strs(value: Iterable[str]) -> tuple[str, ...]:
-    return tuple(value)
-
-
-def opt_strs(value: Iterable[str] | None) -> tuple[str, ...] | None:
-    return None if value is None else tuple(value)
-
-
-def str_items(value: str | Iterable[str]) -> tuple[str, ...]:
-    """A list of free-text items; one str is one item (a single hint or tag),
-    not the characters `tuple()` would split it into."""
+def strs(value: str | Iterable[str]) -> tuple[str, ...]:
+    """A list of strings as a tuple; one str is one item (a single hint, tag or
+    name), not the characters `tuple()` would split it into."""
     if isinstance(value, str):
         return (value,)
     return tuple(value)
+
+
+def opt_strs(value: str | Iterable[str] | None) -> tuple[str, ...] | None:
+    return None if value is None else strs(value)
 
 
 def check_concurrency(name: str, value: object) -> int | None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import attrs
 
-from ._converters import check_concurrency, check_timeout, str_items
+from ._converters import check_concurrency, check_timeout, strs
 
 if TYPE_CHECKING:
     from .buildcache import BuildCache
@@ -63,8 +63,8 @@ class RunOptions:
     # Overrides every build's timeout; a duration string ("10s") is read as the CLI reads it.
     timeout: float | None = attrs.field(default=None, converter=_timeout)
     profile: str | None = None
-    tags: tuple[str, ...] = attrs.field(default=(), converter=str_items)
-    args: tuple[str, ...] = attrs.field(default=(), converter=str_items)
+    tags: tuple[str, ...] = attrs.field(default=(), converter=strs)
+    args: tuple[str, ...] = attrs.field(default=(), converter=strs)
     cache: bool | None = None
     report_json: str | None = None
     junit_xml: str | None = None

@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 
-from ._converters import str_items
+from ._converters import strs
 
 __all__ = ["BuildFailed", "ConfigError", "Problem", "UsageError"]
 
@@ -30,7 +30,7 @@ class BuildFailed(Exception):
     ) -> None:
         super().__init__(message)
         self.message = message
-        self.suggestions = str_items(suggestions)  # one str is one hint, not its letters
+        self.suggestions = strs(suggestions)  # one str is one hint, not its letters
         self.code = code
         self.transient = transient
         self.context = dict(context or {})

@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from ._converters import str_items
+from ._converters import strs
 from .artifacts import Artifact
 
 __all__ = ["BuildError", "BuildResult", "ExecutionResult", "Status"]
@@ -77,7 +77,7 @@ class BuildError:
 
     message: str
     code: str = "BUILD_FAILED"
-    suggestions: tuple[str, ...] = attrs.field(default=(), converter=str_items)
+    suggestions: tuple[str, ...] = attrs.field(default=(), converter=strs)
     context: Mapping[str, Any] = attrs.field(
         factory=dict, converter=_frozen_mapping, eq=False, hash=False
     )
@@ -97,8 +97,8 @@ class BuildResult:
     finished_at: datetime | None = None
     attempts: int = 0
     flaky: bool = False
-    artifacts: tuple[str, ...] = attrs.field(default=(), converter=str_items)
-    warnings: tuple[str, ...] = attrs.field(default=(), converter=str_items)
+    artifacts: tuple[str, ...] = attrs.field(default=(), converter=strs)
+    warnings: tuple[str, ...] = attrs.field(default=(), converter=strs)
     errors: tuple[BuildError, ...] = attrs.field(default=(), converter=_errors)
     log_path: str | None = None
     # Size and sha256 of each artifact, in the order of `artifacts`.
