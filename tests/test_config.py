@@ -759,6 +759,11 @@ def test_config_errors_mask_secrets_for_library_callers_too(tmp_path, monkeypatc
             secret-env = ["DEPLOY_CREDENTIAL"]
             command = "deploy caller-credential-1234 ghp_caller_token_5678 file-secret-9012"
             env = { API_KEY = "file-secret-9012" }
+
+            [builds.other]
+            platform = "command"
+            command = "another-file-secret-3456"
+            env = { API_KEY = "another-file-secret-3456" }
             """
         )
     )
@@ -766,5 +771,6 @@ def test_config_errors_mask_secrets_for_library_callers_too(tmp_path, monkeypatc
         buildsys.load_config(path)
     text = str(caught.value)
     assert "command" in text and "***" in text
-    for secret in ("caller-credential-1234", "ghp_caller_token_5678", "file-secret-9012"):
+    secrets = ("caller-credential-1234", "ghp_caller_token_5678", "file-secret-9012")
+    for secret in (*secrets, "another-file-secret-3456"):  # one name, two values: both
         assert secret not in text

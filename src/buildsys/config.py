@@ -1025,7 +1025,7 @@ def _names_overlap(a: str, b: str) -> bool:
 def _masker_for(data: dict[str, Any]) -> Masker:
     """What a run of this file would mask, as far as a file with errors tells: the
     caller's secrets, its `secret-env` names, and secret-named `env` values."""
-    from .masking import Masker, is_secret_name
+    from .masking import Masker
 
     builds = data.get("builds")
     tables = [data.get("defaults"), *(builds.values() if isinstance(builds, dict) else ())]
@@ -1034,8 +1034,8 @@ def _masker_for(data: dict[str, Any]) -> Masker:
         if isinstance(profiles, dict):
             tables.extend(profiles.values())
     names: list[str] = []
-    values: dict[str, str] = {}
-    for table in tables:
+    envs: list[tuple[str, dict[str, str]]] = []
+    for index, table in enumerate(tables):
         if not isinstance(table, dict):
             continue
         secret_env = table.get("secret-env")
@@ -1043,10 +1043,8 @@ def _masker_for(data: dict[str, Any]) -> Masker:
             names.extend(n for n in secret_env if isinstance(n, str))
         env = table.get("env")
         if isinstance(env, dict):
-            values.update(
-                (k, v) for k, v in env.items() if isinstance(v, str) and is_secret_name(k)
-            )
-    return Masker.from_environment(os.environ, names).merged(values)
+            envs.append((str(index), {k: v for k, v in env.items() if isinstance(v, str)}))
+    return Masker.for_builds(os.environ, names, envs)
 
 
 def _leaves_out(patterns: Sequence[str], pattern: str) -> bool:
