@@ -81,14 +81,13 @@ def _positive_int(text: str) -> int:
 
 
 def _duration(text: str) -> float:
-    from .durations import parse_duration
+    from ._converters import check_timeout
 
     try:
-        seconds = parse_duration(text)
+        seconds = check_timeout("the timeout", text)  # 0 would time every build out at once
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-    if seconds <= 0:  # every build would time out at once
-        raise argparse.ArgumentTypeError(f"a timeout must be greater than zero, got {text!r}")
+    assert seconds is not None  # text is a str
     return seconds
 
 
