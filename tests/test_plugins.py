@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+import buildsys
 from _cli_helpers import (
     ACME_PLUGIN,
     BROKEN_IMPORT_PLUGIN,
@@ -674,3 +675,380 @@ def test_plugin_raising_in_observer_hooks_does_not_break_the_run(proj, rec, site
     assert "finished b succeeded" in lines and lines[-1].startswith("run_finished ok=True")
     # The broken observer is reported, naming the plugin.
     assert "'noisy'" in res.err and "observer broke" in res.err
+
+
+# -- hooks through pluggy: wrappers, tracing ----------------------------------------------
+
+# Wraps the other plugins' implementations (new-style pluggy wrappers): what it saw
+# goes to $OBSERVER_FILE, and it rewrites every plugin's suggestions.
+WRAPPING_PLUGIN = """
+import os
+
+import buildsys
+
+
+def _say(text):
+    with open(os.environ["OBSERVER_FILE"], "a") as fh:
+        fh.write(text + "\\n")
+
+
+@buildsys.hookimpl(wrapper=True)
+def buildsys_build_finished(build, result):
+    _say(f"wrapper before {build.name} {result.status.value}")
+    results = yield
+    _say(f"wrapper after {build.name} results={results!r}")
+    return results
+
+
+@buildsys.hookimpl(wrapper=True)
+def buildsys_error_suggestions(build, error, log_tail):
+    answers = yield
+    rewritten = [[f"{s} (checked by the wrapper)" for s in answer] for answer in answers]
+    return [*rewritten, [f"the wrapper saw {len(answers)} answer(s) for {build.name}"]]
+"""
+
+# The same, as an old-style wrapper (hookwrapper=True: it gets a pluggy Result).
+OLD_STYLE_WRAPPING_PLUGIN = """
+import os
+
+import buildsys
+
+
+def _say(text):
+    with open(os.environ["OBSERVER_FILE"], "a") as fh:
+        fh.write(text + "\\n")
+
+
+@buildsys.hookimpl(hookwrapper=True)
+def buildsys_build_finished(build, result):
+    _say(f"old wrapper before {build.name}")
+    outcome = yield
+    _say(f"old wrapper after {build.name} results={outcome.get_result()!r}")
+"""
+
+# Wrappers that break, before or after their yield, in either style ({style}).
+EARLY_BREAKING_PLUGIN = """
+import buildsys
+
+
+@buildsys.hookimpl({style})
+def buildsys_build_finished(build, result):
+    raise RuntimeError("early wrapper broke")
+    yield
+
+
+@buildsys.hookimpl({style})
+def buildsys_error_suggestions(build, error, log_tail):
+    raise RuntimeError("early suggester broke")
+    yield
+"""
+
+LATE_BREAKING_PLUGIN = """
+import buildsys
+
+
+@buildsys.hookimpl({style})
+def buildsys_build_finished(build, result):
+    yield
+    raise RuntimeError("late wrapper broke")
+
+
+@buildsys.hookimpl({style})
+def buildsys_error_suggestions(build, error, log_tail):
+    yield
+    raise RuntimeError("late suggester broke")
+"""
+
+DISK_FULL = """
+print("fatal: disk full", flush=True)
+sys.exit(1)
+"""
+
+
+def _install(site: Path, name: str, source: str) -> None:
+    install_plugin(
+        site, f"buildsys-plugin-{name}", "1.0", {name: f"{name}_plugin"}, {f"{name}_plugin": source}
+    )
+
+
+def test_wrapper_runs_around_the_other_plugins_and_rewrites_their_result(proj, rec, site, tmp_path):
+    _install(site, "watch", OBSERVER_PLUGIN)
+    _install(site, "wrapping", WRAPPING_PLUGIN)
+    _install_hints(site)
+    observed = tmp_path / "observed.txt"
+    write_builds(
+        proj,
+        {"full": command(DISK_FULL, rec, "full"), "fine": command(RECORD, rec, "fine")},
+    )
+    report = proj / "r.json"
+    res = cli(
+        "build", "--report-json", report, cwd=proj, env=env_for(site, OBSERVER_FILE=str(observed))
+    )
+    assert res.rc == 1, res
+    lines = observed.read_text().splitlines()
+    for name, status in (("full", "failed"), ("fine", "succeeded")):
+        # Around the observer's implementation, which returns nothing.
+        assert lines.index(f"wrapper before {name} {status}") < lines.index(
+            f"finished {name} {status}"
+        )
+        assert lines.index(f"finished {name} {status}") < lines.index(
+            f"wrapper after {name} results=[]"
+        )
+    suggestions = by_name(read_json(report))["full"]["errors"][0]["suggestions"]
+    assert "free some disk space before building full (checked by the wrapper)" in suggestions
+    assert "free some disk space before building full" not in suggestions
+    assert "the wrapper saw 1 answer(s) for full" in suggestions
+    assert any("log" in s for s in suggestions)  # the builder's own, untouched
+    assert "raised" not in res.err, res
+
+
+def test_old_style_hookwrapper_runs_around_the_other_plugins(proj, rec, site, tmp_path):
+    _install(site, "watch", OBSERVER_PLUGIN)
+    _install(site, "oldwrapping", OLD_STYLE_WRAPPING_PLUGIN)
+    observed = tmp_path / "observed.txt"
+    write_builds(proj, {"fine": command(RECORD, rec, "fine")})
+    res = cli("build", cwd=proj, env=env_for(site, OBSERVER_FILE=str(observed)))
+    assert res.rc == 0, res
+    lines = observed.read_text().splitlines()
+    before = lines.index("old wrapper before fine")
+    assert (
+        before
+        < lines.index("finished fine succeeded")
+        < lines.index("old wrapper after fine results=[]")
+    )
+
+
+@pytest.mark.parametrize("style", ["wrapper=True", "hookwrapper=True"])
+def test_wrappers_raising_before_or_after_their_yield_fail_only_themselves(
+    proj, rec, site, tmp_path, style
+):
+    _install(site, "early", EARLY_BREAKING_PLUGIN.format(style=style))
+    _install(site, "late", LATE_BREAKING_PLUGIN.format(style=style))
+    _install(site, "watch", OBSERVER_PLUGIN)
+    _install(site, "wrapping", WRAPPING_PLUGIN)
+    _install_hints(site)
+    observed = tmp_path / "observed.txt"
+    write_builds(
+        proj,
+        {"full": command(DISK_FULL, rec, "full"), "fine": command(RECORD, rec, "fine")},
+    )
+    report, junit = proj / "r.json", proj / "j.xml"
+    env = env_for(site, OBSERVER_FILE=str(observed))
+    res = cli("build", "--report-json", report, "--junit-xml", junit, cwd=proj, env=env)
+    assert res.rc == 1, res
+    # The built-in reporters still got every call.
+    assert statuses(read_json(report)) == {"full": "failed", "fine": "succeeded"}
+    assert 'name="full"' in junit.read_text() and 'name="fine"' in junit.read_text()
+    assert "hint: free some disk space before building full" in res.out
+    # So did the other plugins' implementations and the working wrapper.
+    lines = observed.read_text().splitlines()
+    assert {"finished full failed", "finished fine succeeded"} <= set(lines)
+    assert "wrapper after fine results=[]" in lines
+    assert lines[-1] == "run_finished ok=False builds=2"
+    suggestions = by_name(read_json(report))["full"]["errors"][0]["suggestions"]
+    assert "free some disk space before building full (checked by the wrapper)" in suggestions
+    # Each broken wrapper is reported, naming its plugin and where it broke.
+    for plugin, when, what in (
+        ("early", "before", "early wrapper broke"),
+        ("late", "after", "late wrapper broke"),
+        ("early", "before", "early suggester broke"),
+        ("late", "after", "late suggester broke"),
+    ):
+        hook = "buildsys_build_finished" if "wrapper" in what else "buildsys_error_suggestions"
+        assert f"plugin {plugin!r} raised in {hook} (a wrapper, {when} its yield)" in res.err, res
+        assert what in res.err
+
+
+# Registers its platform after the other plugins did, from its wrapper's teardown.
+LATE_REGISTERING_PLUGIN = """
+import buildsys
+
+
+class Late:
+    name = "latereg"
+
+    def build(self, spec, ctx):
+        pass
+
+
+@buildsys.hookimpl(wrapper=True)
+def buildsys_register_platforms(registry):
+    result = yield
+    registry.add(Late())
+    return result
+"""
+
+
+def test_wrapper_of_register_platforms_registers_as_its_own_plugin(tmp_path, proj, site):
+    install_acme(site)
+    install_plugin(
+        site,
+        "buildsys-plugin-latereg",
+        "4.5",
+        {"latereg": "latereg_plugin"},
+        {"latereg_plugin": LATE_REGISTERING_PLUGIN},
+    )
+    data = plugins_json(tmp_path, env_for(site))
+    assert data["latereg"]["error"] is None
+    assert [p["name"] for p in data["latereg"]["platforms"]] == ["latereg"]
+    assert [p["name"] for p in data["acme"]["platforms"]] == ["acme"]
+    write_builds(proj, {"late": {"platform": "latereg"}, "game": acme_build()})
+    report = proj / "r.json"
+    res = cli("build", "--report-json", report, cwd=proj, env=env_for(site))
+    assert res.rc == 0, res
+    assert statuses(read_json(report)) == {"late": "succeeded", "game": "succeeded"}
+
+
+def test_pluggy_tracing_and_monitoring_see_every_hook_call(monkeypatch, tmp_path, proj, rec, site):
+    from buildsys.plugins import PluginHost
+
+    # Loaded in this process through its entry point, as the CLI would load it.
+    _install(site, "tracedwatch", OBSERVER_PLUGIN)
+    _install(site, "tracedwrapping", WRAPPING_PLUGIN)
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("OBSERVER_FILE", str(tmp_path / "observed.txt"))
+    host = PluginHost(disabled={"android", "ios", "web"})
+    traced: list[str] = []
+    host.pm.trace.root.setwriter(traced.append)
+    host.pm.enable_tracing()
+    calls: list[tuple[str, list[str]]] = []
+    outcomes: list[tuple[str, object]] = []
+    host.pm.add_hookcall_monitoring(
+        lambda name, impls, kwargs: calls.append((name, [i.plugin_name for i in impls])),
+        lambda outcome, name, impls, kwargs: outcomes.append((name, outcome.get_result())),
+    )
+    host.load()
+    assert {p.name for p in host.plugins if p.error is None} >= {"tracedwatch", "tracedwrapping"}
+    write_builds(proj, {"full": command(DISK_FULL, rec, "full")})
+    config = buildsys.load_config(proj / "builds.toml", host)
+    result = buildsys.run(config, plugins=host, report_json=str(proj / "r.json"))
+    assert not result.ok
+
+    names = [name for name, _ in calls]
+    assert names[0] == "buildsys_register_platforms"
+    for hook in (
+        "buildsys_run_started",
+        "buildsys_build_started",
+        "buildsys_build_finished",
+        "buildsys_error_suggestions",
+        "buildsys_run_finished",
+    ):
+        assert names.count(hook) == 1, (hook, names)
+        assert any(hook in line and "[hook]" in line for line in traced), (hook, traced)
+    impls = dict(calls)
+    assert {"tracedwatch", "tracedwrapping"} <= set(impls["buildsys_build_finished"])
+    assert {"tracedwatch", "buildsys.json"} <= set(impls["buildsys_run_finished"])
+    assert "command" in impls["buildsys_register_platforms"]
+    # The monitor sees the call's outcome: the wrapper's rewrite of the suggestions.
+    (answers,) = [value for name, value in outcomes if name == "buildsys_error_suggestions"]
+    assert answers == [["the wrapper saw 0 answer(s) for full"]]
+    assert host.hook_errors == []
+
+
+def _host_with(*plugins: tuple[str, object]) -> Any:
+    from buildsys.plugins import PluginHost
+
+    host = PluginHost(entry_points=False).load()
+    for name, plugin in plugins:
+        host.register_reporter(plugin, name)
+    return host
+
+
+def test_keyboard_interrupt_in_a_hook_propagates_through_the_wrappers():
+    seen: list[str] = []
+
+    class Wrapping:
+        @buildsys.hookimpl(wrapper=True)
+        def buildsys_run_finished(self, result):
+            try:
+                return (yield)
+            finally:
+                seen.append("wrapper cleaned up")
+
+    class Interrupting:
+        @buildsys.hookimpl
+        def buildsys_run_finished(self, result):
+            raise KeyboardInterrupt
+
+    host = _host_with(("wrapping", Wrapping()), ("interrupting", Interrupting()))
+    with pytest.raises(KeyboardInterrupt):
+        host.call("buildsys_run_finished", result=None)
+    assert seen == ["wrapper cleaned up"]
+    assert host.hook_errors == []
+
+
+def test_results_come_in_pluggy_order_last_registered_first():
+    """The "plugin order" of buildsys_error_suggestions, as 0.1 called them."""
+
+    def suggester(text: str) -> object:
+        class Suggester:
+            @buildsys.hookimpl
+            def buildsys_error_suggestions(self, build, error, log_tail):
+                return [text]
+
+        return Suggester()
+
+    class Silent:
+        @buildsys.hookimpl
+        def buildsys_error_suggestions(self, build, error, log_tail):
+            return None
+
+    host = _host_with(("a", suggester("from a")), ("quiet", Silent()), ("b", suggester("from b")))
+    found = host.call("buildsys_error_suggestions", build=None, error=None, log_tail=())
+    assert found == [["from b"], ["from a"]]
+
+
+def test_a_wrapper_returning_something_else_than_a_list_keeps_the_result():
+    class Answering:
+        @buildsys.hookimpl
+        def buildsys_error_suggestions(self, build, error, log_tail):
+            return ["kept"]
+
+    class Forgetful:  # forgets to return what it wrapped
+        @buildsys.hookimpl(wrapper=True)
+        def buildsys_error_suggestions(self, build, error, log_tail):
+            yield
+
+    class Wrong:
+        @buildsys.hookimpl(wrapper=True)
+        def buildsys_error_suggestions(self, build, error, log_tail):
+            yield
+            return "not a list"
+
+    host = _host_with(("answering", Answering()), ("forgetful", Forgetful()), ("wrong", Wrong()))
+    found = host.call("buildsys_error_suggestions", build=None, error=None, log_tail=())
+    assert found == [["kept"]]
+    (problem,) = host.hook_errors
+    assert "'wrong'" in problem and "buildsys_error_suggestions" in problem and "str" in problem
+
+
+def test_wrappers_that_do_not_yield_once_are_reported_and_the_call_goes_on():
+    seen: list[str] = []
+
+    class Observing:
+        @buildsys.hookimpl
+        def buildsys_run_finished(self, result):
+            seen.append("observed")
+
+    class NeverYields:
+        @buildsys.hookimpl(wrapper=True)
+        def buildsys_run_finished(self, result):
+            return
+            yield
+
+    class YieldsTwice:
+        @buildsys.hookimpl(hookwrapper=True)
+        def buildsys_run_finished(self, result):
+            yield
+            yield
+
+    host = _host_with(
+        ("observing", Observing()), ("never", NeverYields()), ("twice", YieldsTwice())
+    )
+    assert host.call("buildsys_run_finished", result=None) == []
+    assert seen == ["observed"]
+    assert sorted(host.hook_errors) == [
+        "plugin 'never': buildsys_run_finished is a wrapper that returned without yielding",
+        "plugin 'twice': buildsys_run_finished is a wrapper that yielded twice",
+    ]

@@ -1,8 +1,13 @@
 """Hook specifications: the plugin author's reference.
 
-Every hook is called once per plugin, each plugin in isolation: an exception
-raised by one plugin's implementation is reported (`buildsys plugins`, the
-console, the build's errors) and does not stop the other plugins' calls.
+Hooks are called through pluggy, so pluggy's hook wrappers
+(``@buildsys.hookimpl(wrapper=True)``, and ``hookwrapper=True``) and tracing
+work. Each implementation is isolated: an exception raised by one (a
+wrapper's, before or after its yield) is reported (`buildsys plugins`, the
+console, the build's errors) and does not stop the other implementations;
+KeyboardInterrupt alone goes through. A wrapper gets the list of results of
+what it wraps and returns the list the hook call gives; returning nothing
+keeps that list, and anything but a list is its plugin's error.
 Hooks only grow: a hook or parameter, once released, is never removed or
 renamed, and new parameters are optional for implementations (pluggy passes
 only the arguments an implementation names).

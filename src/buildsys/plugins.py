@@ -1,18 +1,37 @@
-"""Loading plugins: built-ins first, then each `buildsys` entry point on its own.
+"""Loading plugins, and calling their hooks through pluggy, each plugin's failure its own.
 
 The order follows pluggy's canonical one: add the hookspecs, register the
 built-in plugins, load the entry points, then ask every plugin for its
-platforms. Each step that runs plugin code does so for one plugin at a time
-and catches what it raises, because pluggy's `load_setuptools_entrypoints`
-stops at the first broken plugin and a hook call stops at the first raising
-implementation; here a broken plugin costs only the builds that need it.
+platforms. Each entry point is loaded on its own, and what it raises caught,
+because pluggy's `load_setuptools_entrypoints` stops at the first broken
+plugin; here a broken plugin costs only the builds that need it.
+
+Hooks are called through pluggy (``pm.hook.<name>(...)``), so that hook
+wrappers (``wrapper=True`` and the older ``hookwrapper=True``), `pm.trace`,
+`enable_tracing()` and `add_hookcall_monitoring` work as pluggy documents
+them. A pluggy call stops at the first implementation that raises, so each
+implementation is guarded as its plugin registers (`_IsolatingPluginManager`
+replaces its `HookImpl.function`): a plain one that raises is recorded and
+contributes nothing; a wrapper runs as a generator that drives the plugin's
+own, so one raising before its yield still lets the call go on inside it,
+and one raising after its yield leaves the result it was given. Only
+KeyboardInterrupt goes through, as before.
+
+Why guard each implementation rather than make one subset hook caller per
+plugin: a wrapper must wrap the other plugins' implementations (a
+`buildsys_error_suggestions` wrapper rewrites everyone's suggestions), which
+a call per plugin cannot give it; tracing and monitoring would see a call per
+plugin instead of one per hook; and a call per plugin pays pluggy's call
+overhead once per plugin, where a guard costs one Python frame per
+implementation. Results keep pluggy's order, which is what 0.1 called
+"plugin order": the last plugin registered first.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Generator, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 import pluggy
@@ -20,6 +39,9 @@ import pluggy
 from . import hookspecs
 from .hooks import PROJECT
 from .registry import PlatformRegistry, PluginError
+
+if TYPE_CHECKING:
+    from pluggy import HookImpl
 
 __all__ = ["DISABLE_VAR", "ENTRY_POINT_GROUP", "PluginHost", "PluginInfo"]
 
@@ -56,6 +78,243 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+_REGISTER = "buildsys_register_platforms"
+
+
+@attrs.frozen
+class _HookFailure:
+    """One implementation that failed during a hook call."""
+
+    plugin: str
+    hook: str
+    problem: BaseException | str  # what it raised, or what it did wrong
+    where: str = ""  # a wrapper's: "before its yield" or "after its yield"
+
+    def for_run(self) -> str:
+        """As `hook_errors`, and so the console, say it."""
+        where = f" (a wrapper, {self.where})" if self.where else ""
+        if isinstance(self.problem, BaseException):
+            return f"plugin {self.plugin!r} raised in {self.hook}{where}: {_describe(self.problem)}"
+        return f"plugin {self.plugin!r}: {self.hook}{where} {self.problem}"
+
+    def for_plugin(self) -> str:
+        """As `buildsys plugins` says it, under the plugin's name."""
+        where = f" (a wrapper, {self.where})" if self.where else ""
+        if isinstance(self.problem, BaseException):
+            return f"{self.hook}{where} raised {_describe(self.problem)}"
+        return f"{self.hook}{where} {self.problem}"
+
+
+_Report = Callable[[_HookFailure], None]
+_Function = Callable[..., object]
+
+
+@attrs.frozen
+class _HookRules:
+    """What a hook's guards do beyond catching what its implementations raise."""
+
+    # Told the plugin whose code runs next: the registry attributes platforms by it.
+    enter: Callable[[str], None] | None = None
+    # Said of a plain implementation that returns a value; None: values are results.
+    returned: str | None = None
+
+
+_PLAIN = _HookRules()
+
+_NOT_A_LIST = "is a wrapper that returned {}, not a list of results; the result it wrapped is kept"
+
+
+def _replacement(plugin: str, hook: str, report: _Report, value: object, wrapped: object) -> object:
+    """What a wrapper's return value makes of the result: a list replaces it; None
+    (a wrapper that forgot to return it) keeps it; anything else is the plugin's error."""
+    if isinstance(value, list):
+        return value
+    if value is not None:
+        report(_HookFailure(plugin, hook, _NOT_A_LIST.format(type(value).__name__)))
+    return wrapped
+
+
+def _guard(impl: HookImpl, hook: str, report: _Report, rules: _HookRules) -> _Function:
+    """`impl.function`, changed so that what it raises or does wrong is reported and
+    costs only its own part of the call."""
+    function: _Function = impl.function
+    plugin = impl.plugin_name
+    if impl.wrapper:
+        return _guard_wrapper(function, plugin, hook, report, rules.enter)
+    if impl.hookwrapper:
+        return _guard_old_wrapper(function, plugin, hook, report, rules.enter)
+    enter, returned = rules.enter, rules.returned
+    if enter is None and returned is None:
+        # The common case, on every observer call: as little as possible around the call.
+        def guarded(*args: object, **kwargs: object) -> object:
+            try:
+                return function(*args, **kwargs)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - a plugin's failure is its own
+                report(_HookFailure(plugin, hook, exc))
+                return None
+
+        return guarded
+
+    def guarded_by_rules(*args: object, **kwargs: object) -> object:
+        if enter is not None:
+            enter(plugin)
+        try:
+            value = function(*args, **kwargs)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - a plugin's failure is its own
+            report(_HookFailure(plugin, hook, exc))
+            return None
+        if value is not None and returned is not None:
+            report(_HookFailure(plugin, hook, returned))
+            return None
+        return value
+
+    return guarded_by_rules
+
+
+def _guard_wrapper(
+    function: _Function,
+    plugin: str,
+    hook: str,
+    report: _Report,
+    enter: Callable[[str], None] | None,
+) -> _Function:
+    """A ``wrapper=True`` implementation: a generator driving the plugin's own, which
+    pluggy drives in its place."""
+
+    def guarded(*args: object, **kwargs: object) -> Generator[None, object, object]:
+        if enter is not None:
+            enter(plugin)
+        try:
+            teardown = cast(Generator[None, object, object], function(*args, **kwargs))
+            next(teardown)
+        except KeyboardInterrupt:
+            raise
+        except StopIteration:
+            report(_HookFailure(plugin, hook, "is a wrapper that returned without yielding"))
+            return (yield)
+        except BaseException as exc:  # noqa: BLE001 - a plugin's failure is its own
+            report(_HookFailure(plugin, hook, exc, "before its yield"))
+            return (yield)
+        try:
+            wrapped = yield
+        except GeneratorExit:
+            teardown.close()
+            raise
+        except BaseException as exc:
+            # The implementations inside are guarded: only KeyboardInterrupt (or a
+            # bug of ours) gets here. The plugin's generator sees it, as pluggy
+            # promises, and its finally runs; it cannot stop it.
+            if enter is not None:
+                enter(plugin)
+            try:
+                teardown.throw(exc)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as raised:  # noqa: BLE001 - exc is raised below
+                if raised is not exc and not isinstance(raised, StopIteration):
+                    report(_HookFailure(plugin, hook, raised, "after its yield"))
+            else:
+                teardown.close()
+            raise
+        if enter is not None:
+            enter(plugin)
+        try:
+            teardown.send(wrapped)
+        except StopIteration as stop:
+            return _replacement(plugin, hook, report, stop.value, wrapped)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - a plugin's failure is its own
+            report(_HookFailure(plugin, hook, exc, "after its yield"))
+            return wrapped
+        teardown.close()
+        report(_HookFailure(plugin, hook, "is a wrapper that yielded twice"))
+        return wrapped
+
+    return guarded
+
+
+def _guard_old_wrapper(
+    function: _Function,
+    plugin: str,
+    hook: str,
+    report: _Report,
+    enter: Callable[[str], None] | None,
+) -> _Function:
+    """A ``hookwrapper=True`` implementation: pluggy sends it a `pluggy.Result`."""
+
+    def guarded(*args: object, **kwargs: object) -> Generator[None, object, None]:
+        if enter is not None:
+            enter(plugin)
+        try:
+            teardown = cast(Generator[None, object, None], function(*args, **kwargs))
+            next(teardown)
+        except KeyboardInterrupt:
+            raise
+        except StopIteration:
+            report(_HookFailure(plugin, hook, "is a wrapper that returned without yielding"))
+            yield
+            return
+        except BaseException as exc:  # noqa: BLE001 - a plugin's failure is its own
+            report(_HookFailure(plugin, hook, exc, "before its yield"))
+            yield
+            return
+        try:
+            outcome = cast("pluggy.Result[object]", (yield))
+        except GeneratorExit:
+            teardown.close()
+            raise
+        wrapped = outcome.get_result() if outcome.exception is None else None
+        if enter is not None:
+            enter(plugin)
+        try:
+            teardown.send(outcome)
+        except StopIteration:
+            pass
+        except BaseException as exc:
+            if exc is outcome.exception:
+                return  # the call's own error (a KeyboardInterrupt): pluggy raises it
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            report(_HookFailure(plugin, hook, exc, "after its yield"))
+        else:
+            teardown.close()
+            report(_HookFailure(plugin, hook, "is a wrapper that yielded twice"))
+        if outcome.exception is None:
+            value = outcome.get_result()
+            if value is not wrapped:
+                outcome.force_result(_replacement(plugin, hook, report, value, wrapped))
+
+    return guarded
+
+
+class _IsolatingPluginManager(pluggy.PluginManager):
+    """pluggy's manager, with every hook implementation guarded as its plugin registers,
+    whoever registers it: built-ins, entry points, the run's reporters, a host's own."""
+
+    def __init__(self, report: _Report, rules: Mapping[str, _HookRules]) -> None:
+        super().__init__(PROJECT)
+        self._report = report
+        self._rules = rules
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        registered = super().register(plugin, name)
+        if registered is not None:
+            for caller in self.get_hookcallers(plugin) or []:
+                rules = self._rules.get(caller.name, _PLAIN)
+                for impl in caller.get_hookimpls():
+                    if impl.plugin is plugin:
+                        # pluggy types it Final, but calls whatever is there; argnames,
+                        # read from the plugin's function at registration, stay right.
+                        guarded = _guard(impl, caller.name, self._report, rules)
+                        setattr(impl, "function", guarded)  # noqa: B010
+        return registered
+
+
 def _builtin_plugins() -> list[tuple[str, object]]:
     from .platforms import command
 
@@ -71,15 +330,23 @@ class PluginHost:
     """The plugin manager of one process: plugins, their platforms and their errors."""
 
     def __init__(self, *, disabled: Iterable[str] | None = None, entry_points: bool = True) -> None:
-        self.pm = pluggy.PluginManager(PROJECT)
-        self.pm.add_hookspecs(hookspecs)
         self.registry = PlatformRegistry()
+        register = _HookRules(
+            enter=self.registry._registering_for,
+            returned="returned a value; it must call registry.add(builder) and return None",
+        )
+        self.pm: pluggy.PluginManager = _IsolatingPluginManager(
+            self._hook_failed, {_REGISTER: register}
+        )
+        self.pm.add_hookspecs(hookspecs)
         self._disabled = set(disabled) if disabled is not None else disabled_from_env()
         self._load_entry_points = entry_points
         self._infos: dict[str, PluginInfo] = {}
         self._versions: dict[str, str] = {}
         # Errors raised by plugins in observer hooks during a run.
         self.hook_errors: list[str] = []
+        # Plugins whose buildsys_register_platforms failed, while it is being called.
+        self._registration_errors: dict[str, str] = {}
 
     # -- loading -------------------------------------------------------------
 
@@ -148,26 +415,31 @@ class PluginHost:
 
     def _collect_platforms(self) -> None:
         hook = self.pm.hook.buildsys_register_platforms
-        # In registration order (built-ins first), so that on a name clash the
-        # plugin that came later is the one reported broken.
-        for impl in hook.get_hookimpls():
-            name = impl.plugin_name
-            self.registry._registering_for(name, self._versions.get(name, "unknown"))
-            try:
-                returned = impl.function(registry=self.registry)
-                if returned is not None:
-                    raise PluginError(
-                        "buildsys_register_platforms returned a value; it must call "
-                        "registry.add(builder) and return None"
-                    )
-            except BaseException as exc:
-                if isinstance(exc, KeyboardInterrupt):
-                    raise
-                self.registry._remove_plugin(name)
-                self._fail(name, f"buildsys_register_platforms raised {_describe(exc)}")
+        hook(registry=self.registry)
+        # Committed in registration order (built-ins first), the order pluggy lists
+        # them in, so that on a name clash the plugin that came later is the one
+        # reported broken.
+        for name in dict.fromkeys(impl.plugin_name for impl in hook.get_hookimpls()):
+            error = self._registration_errors.pop(name, None)
+            if error is None:
+                try:
+                    self.registry._commit(name, self._versions.get(name, "unknown"))
+                    continue
+                except PluginError as exc:
+                    error = f"{_REGISTER} raised {_describe(exc)}"
+            self.registry._discard(name)
+            self._fail(name, error)
+        self._registration_errors.clear()
         for name, info in self._infos.items():
             platforms = tuple(sorted(p.name for p in self.registry if p.plugin == name))
             self._infos[name] = attrs.evolve(info, platforms=platforms)
+
+    def _hook_failed(self, failure: _HookFailure) -> None:
+        if failure.hook == _REGISTER:
+            # The plugin is broken: `_collect_platforms` says so once the call is over.
+            self._registration_errors.setdefault(failure.plugin, failure.for_plugin())
+        else:
+            self.hook_errors.append(failure.for_run())
 
     def _fail(self, name: str, error: str) -> None:
         info = self._infos.get(name)
@@ -197,29 +469,24 @@ class PluginHost:
         """Plugins that failed to load (not those disabled on purpose)."""
         return [i for i in self._infos.values() if i.error is not None and not i.disabled]
 
-    # -- calling observer hooks, one plugin at a time -------------------------
+    # -- calling hooks ----------------------------------------------------------
 
     def has_impl(self, hook_name: str) -> bool:
         return bool(getattr(self.pm.hook, hook_name).get_hookimpls())
 
     def call(self, hook_name: str, **kwargs: Any) -> list[Any]:
-        """Call every implementation of a hook, each isolated; returns non-None results."""
-        results: list[Any] = []
-        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
-            args = {k: v for k, v in kwargs.items() if k in impl.argnames}
-            try:
-                value = impl.function(**args)
-            except BaseException as exc:
-                if isinstance(exc, KeyboardInterrupt):
-                    raise
-                self.hook_errors.append(
-                    f"plugin {impl.plugin_name!r} raised in {hook_name}: {_describe(exc)}"
-                )
-                continue
-            if value is not None:
-                results.append(value)
+        """Call a hook through pluggy: the non-None results, the last plugin registered
+        first. What an implementation raises is recorded in `hook_errors`."""
+        results: list[Any] = getattr(self.pm.hook, hook_name)(**kwargs)
         return results
 
+    def caller(self, hook_name: str) -> Callable[..., list[Any]]:
+        """`call` for one hook, bound once for a hot path (a call per output line).
+        It stays valid as plugins register and unregister."""
+        hook: Callable[..., list[Any]] = getattr(self.pm.hook, hook_name)
+        return hook
+
     def register_reporter(self, plugin: object, name: str) -> None:
-        """Register a run-scoped observer (the console and JSON reporters use this)."""
+        """Register a run-scoped observer (the console and JSON reporters use this);
+        its hooks are guarded as every plugin's are."""
         self.pm.register(plugin, name=name)

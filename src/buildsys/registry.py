@@ -96,19 +96,25 @@ def takes_spec(check: Any) -> bool:
 
 
 class PlatformRegistry:
-    """Platform name -> builder. Duplicates are rejected, naming both plugins."""
+    """Platform name -> builder. Duplicates are rejected, naming both plugins.
+
+    What a plugin adds is held apart until the plugin host commits that
+    plugin (`_commit`), in registration order: pluggy calls the last plugin
+    registered first, and on a name clash the plugin that came later must be
+    the one reported broken, whatever order the hook reached them in.
+    """
 
     def __init__(self) -> None:
         self._platforms: dict[str, RegisteredPlatform] = {}
+        self._staged: dict[str, dict[str, Builder]] = {}
         self._plugin = "buildsys"
-        self._version = "0"
 
-    def _registering_for(self, plugin: str, version: str) -> None:
+    def _registering_for(self, plugin: str) -> None:
+        """Name the plugin whose code runs next (its `buildsys_register_platforms`)."""
         self._plugin = plugin
-        self._version = version
 
     def add(self, builder: Builder) -> None:
-        """Register `builder` under `builder.name`."""
+        """Register `builder` under `builder.name` (from `buildsys_register_platforms`)."""
         plugin = self._plugin
         name = getattr(builder, "name", None)
         if isinstance(builder, type):
@@ -131,26 +137,35 @@ class PlatformRegistry:
                 f"plugin {plugin!r}: platform {name!r} has `options` = {options!r}, "
                 "which is not an attrs class"
             )
-        existing = self._platforms.get(name)
-        if existing is not None and existing.plugin == plugin:
+        staged = self._staged.setdefault(plugin, {})
+        if name in staged:
             raise PluginError(f"plugin {plugin!r} registered platform {name!r} twice")
-        if existing is not None:
-            raise PluginError(
-                f"platform {name!r} is registered by both plugin {existing.plugin!r} and "
-                f"plugin {plugin!r}; uninstall one, or disable one with "
-                f"BUILDSYS_DISABLE_PLUGINS={plugin}"
-            )
-        self._platforms[name] = RegisteredPlatform(name, builder, plugin, self._version)
+        staged[name] = builder
+
+    def _commit(self, plugin: str, version: str) -> None:
+        """Make what `plugin` added available, all or nothing: a name another plugin
+        already provides is its error."""
+        staged = self._staged.pop(plugin, {})
+        for name in staged:
+            existing = self._platforms.get(name)
+            if existing is not None:
+                raise PluginError(
+                    f"platform {name!r} is registered by both plugin {existing.plugin!r} and "
+                    f"plugin {plugin!r}; uninstall one, or disable one with "
+                    f"BUILDSYS_DISABLE_PLUGINS={plugin}"
+                )
+        for name, builder in staged.items():
+            self._platforms[name] = RegisteredPlatform(name, builder, plugin, version)
+
+    def _discard(self, plugin: str) -> None:
+        """Forget what a plugin that failed added before it failed."""
+        self._staged.pop(plugin, None)
 
     def get(self, name: str) -> RegisteredPlatform | None:
         return self._platforms.get(name)
 
     def names(self) -> list[str]:
         return sorted(self._platforms)
-
-    def _remove_plugin(self, plugin: str) -> None:
-        for name in [n for n, p in self._platforms.items() if p.plugin == plugin]:
-            del self._platforms[name]
 
     def __iter__(self) -> Iterator[RegisteredPlatform]:
         return iter(self._platforms.values())
