@@ -593,15 +593,19 @@ class _HookObserver:
         self.specs = specs
         self.wants_output = plugins.has_impl("buildsys_build_output")
         self._lock = threading.Lock()
+        # Called per build, and per output line: bound once.
+        self._started = plugins.caller("buildsys_build_started")
+        self._finished = plugins.caller("buildsys_build_finished")
+        self._output = plugins.caller("buildsys_build_output")
 
     def started(self, job: Job, attempt: int, ctx: Any) -> None:
-        self.plugins.call("buildsys_build_started", build=self.specs[job.name], attempt=attempt)
+        self._started(build=self.specs[job.name], attempt=attempt)
 
     def finished(self, result: BuildResult) -> None:
-        self.plugins.call("buildsys_build_finished", build=self.specs[result.name], result=result)
+        self._finished(build=self.specs[result.name], result=result)
 
     def output(self, name: str, line: str) -> None:
-        self.plugins.call("buildsys_build_output", build=self.specs[name], line=line)
+        self._output(build=self.specs[name], line=line)
 
     def say(self, message: str) -> None:
         import sys
