@@ -81,14 +81,22 @@ def _describe(exc: BaseException) -> str:
 _REGISTER = "buildsys_register_platforms"
 
 
-@attrs.frozen
+# _HookFailure and _HookRules are plain slotted classes, not attrs ones: every
+# `buildsys` start imports this module, and an attrs class costs it 0.3 ms.
+
+
 class _HookFailure:
     """One implementation that failed during a hook call."""
 
-    plugin: str
-    hook: str
-    problem: BaseException | str  # what it raised, or what it did wrong
-    where: str = ""  # a wrapper's: "before its yield" or "after its yield"
+    __slots__ = ("hook", "plugin", "problem", "where")
+
+    def __init__(
+        self, plugin: str, hook: str, problem: BaseException | str, where: str = ""
+    ) -> None:
+        self.plugin = plugin
+        self.hook = hook
+        self.problem = problem  # what it raised, or what it did wrong
+        self.where = where  # a wrapper's: "before its yield" or "after its yield"
 
     def for_run(self) -> str:
         """As `hook_errors`, and so the console, say it."""
@@ -109,14 +117,18 @@ _Report = Callable[[_HookFailure], None]
 _Function = Callable[..., object]
 
 
-@attrs.frozen
 class _HookRules:
     """What a hook's guards do beyond catching what its implementations raise."""
 
-    # Told the plugin whose code runs next: the registry attributes platforms by it.
-    enter: Callable[[str], None] | None = None
-    # Said of a plain implementation that returns a value; None: values are results.
-    returned: str | None = None
+    __slots__ = ("enter", "returned")
+
+    def __init__(
+        self, enter: Callable[[str], None] | None = None, returned: str | None = None
+    ) -> None:
+        # Told the plugin whose code runs next: the registry attributes platforms by it.
+        self.enter = enter
+        # Said of a plain implementation that returns a value; None: values are results.
+        self.returned = returned
 
 
 _PLAIN = _HookRules()
