@@ -6,8 +6,9 @@ The plugins are used as a user would have them: installed with
 real `buildsys` command line. If they are not installed yet, `ensure_installed`
 runs that same command once (without build isolation: hatchling is in the venv).
 
-The fake tools in `fakes/` replay transcripts from `transcripts/` and append
-their argv, one JSON line per call, to the file named by FAKE_ARGV_LOG.
+The fake tools in `fakes/` replay transcripts of real output from
+`transcripts/` and append their argv, one JSON line per call, to the file
+named by FAKE_ARGV_LOG.
 """
 
 from __future__ import annotations
@@ -66,5 +67,24 @@ def only_error(result: dict[str, Any]) -> dict[str, Any]:
     return dict(errors[0])
 
 
-def transcript_header(name: str) -> str:
-    return (TRANSCRIPTS / name).read_text().splitlines()[0]
+def check_transcripts(names: list[str]) -> None:
+    """Each transcript says where it is from: a URL, `captured: <how>` or `synthetic: <why>`.
+
+    And a body that was cut says so in its header.
+    """
+    for name in names:
+        text = (TRANSCRIPTS / name).read_text()
+        header, _, body = text.partition("# ---\n")
+        first = header.splitlines()[0]
+        assert first.startswith("# source: "), (name, first)
+        source = first.removeprefix("# source: ")
+        kind, _, why = source.partition(": ")
+        assert source.startswith("https://") or (kind in ("synthetic", "captured") and why), (
+            name,
+            source,
+        )
+        assert "\n# exit: " in header, name
+        if "[... cut ...]" in body:
+            assert "[... cut ...]" in header, (
+                f"{name}: the body is cut but the header does not say so"
+            )

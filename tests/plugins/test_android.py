@@ -1,8 +1,9 @@
 """The `android` platform, installed as a distribution and driven through the CLI.
 
-Gradle and java are fakes (tests/plugins/fakes) replaying transcripts
-(tests/plugins/transcripts); the fake Gradle writes the APK/AAB files the
-Android Gradle plugin would for the task it is given.
+Gradle and java are fakes (tests/plugins/fakes) replaying real Gradle output
+(tests/plugins/transcripts, each saying where it is from); the fake Gradle
+writes the APK/AAB files the Android Gradle plugin would for the task it is
+given.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from pathlib import Path
 import pytest
 from _mobile_helpers import (
     FAKES,
+    TRANSCRIPTS,
     base_env,
     calls,
+    check_transcripts,
     ensure_installed,
     only_error,
-    transcript_header,
 )
 
 APP = """
@@ -222,12 +224,21 @@ variant = "debug"
 
 CATALOGUED = [
     ("gradle-sdk-not-found.txt", "ANDROID_SDK_NOT_FOUND", "export ANDROID_HOME=", False),
+    ("gradle-sdk-not-found-old-wording.txt", "ANDROID_SDK_NOT_FOUND", "sdk.dir=", False),
     ("gradle-licenses-not-accepted.txt", "ANDROID_LICENSES_NOT_ACCEPTED", "--licenses", False),
     ("gradle-licenses-old-wording.txt", "ANDROID_LICENSES_NOT_ACCEPTED", "--licenses", False),
     ("gradle-unsupported-class-file.txt", "ANDROID_WRONG_JDK", "JAVA_HOME", False),
     ("gradle-agp-requires-java17.txt", "ANDROID_WRONG_JDK", "org.gradle.java.home", False),
+    # AGP's worker says only "> Java heap space"; the Kotlin daemon, "Not enough memory".
     ("gradle-out-of-memory.txt", "ANDROID_OUT_OF_MEMORY", "org.gradle.jvmargs", True),
+    (
+        "gradle-kotlin-daemon-out-of-memory.txt",
+        "ANDROID_OUT_OF_MEMORY",
+        "kotlin.daemon.jvmargs",
+        True,
+    ),
     ("gradle-daemon-disappeared.txt", "ANDROID_GRADLE_DAEMON_CRASHED", "retry", True),
+    ("gradle-daemon-has-disappeared.txt", "ANDROID_GRADLE_DAEMON_CRASHED", "retry", True),
     ("gradle-download-failed.txt", "ANDROID_DEPENDENCY_DOWNLOAD_FAILED", "--offline", True),
     (
         "gradle-dependency-not-found.txt",
@@ -235,6 +246,7 @@ CATALOGUED = [
         "dependencyResolutionManagement",
         False,
     ),
+    ("gradle-aapt-resource-not-found.txt", "ANDROID_RESOURCE_LINKING_FAILED", "compileSdk", False),
 ]
 
 
@@ -254,7 +266,7 @@ def test_catalogued_failures(buildsys_project, env, transcript, code, hint, tran
     assert error["context"]["matched_lines"]
     assert error["context"]["error"].startswith("gradlew exited with code 1")
     # fingerprint(): the fake java's `java -version` first line.
-    assert error["context"]["toolchain"] == 'java: openjdk version "17.0.15" 2025-04-15'
+    assert 'openjdk version "17.0.15" 2025-04-15' in error["context"]["toolchain"]
     assert code in outcome.stdout
 
 
@@ -415,6 +427,14 @@ def test_bad_format_is_a_config_error(buildsys_project, env):
 
 
 def test_transcripts_say_where_they_come_from():
-    for name in [t for t, *_ in CATALOGUED] + ["gradle-success.txt", "gradle-compile-error.txt"]:
-        assert transcript_header(name).startswith("# source: synthetic, written by hand")
-    assert transcript_header("java-version-17.txt").startswith("# source: real log")
+    names = sorted(
+        p.name for p in TRANSCRIPTS.glob("*.txt") if p.name.startswith(("gradle", "java"))
+    )
+    assert {t for t, *_ in CATALOGUED} <= set(names)
+    check_transcripts(names)
+    # Every Gradle transcript is quoted from a public log; java's is a capture of a package.
+    assert all(
+        (TRANSCRIPTS / n).read_text().startswith("# source: https://")
+        for n in names
+        if n != "java-version-17.txt"
+    )

@@ -4,7 +4,7 @@
 
 A transcript is a header of `# ` lines ended by `# ---`, then the output to replay:
 
-    # source: <where this text comes from: a real log with tool and version, or synthetic>
+    # source: <where the text is from: a URL; `captured: <how>`; or `synthetic: <why>`>
     # exit: <the exit code to return>
     # stream: stdout | stderr        (optional; default stdout)
     # ---
