@@ -6,19 +6,22 @@ The plugins are used as a user would have them: installed with
 real `buildsys` command line. If they are not installed yet, `ensure_installed`
 runs that same command once (without build isolation: hatchling is in the venv).
 
-The fake tools in `fakes/` replay transcripts of real output from
-`transcripts/` and append their argv, one JSON line per call, to the file
-named by FAKE_ARGV_LOG.
+The fake tools in `fakes/` check their command line as the real tools do
+(`fakes/_gradle_cli.py`, `fakes/_xcodebuild_cli.py`), replay transcripts of real
+output from `transcripts/` and append their argv, one JSON line per call, to the
+file named by FAKE_ARGV_LOG.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
@@ -65,6 +68,33 @@ def only_error(result: dict[str, Any]) -> dict[str, Any]:
     errors = result["errors"]
     assert len(errors) == 1, errors
     return dict(errors[0])
+
+
+def fake_cli(name: str) -> ModuleType:
+    """A fake's command-line module (`_gradle_cli`, `_xcodebuild_cli`), as the fakes import it."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, FAKES / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_fake(
+    tool: str, *args: str, cwd: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """Run one fake directly, as a builder would."""
+    return subprocess.run(
+        [str(FAKES / tool), *args],
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def check_transcripts(names: list[str]) -> None:

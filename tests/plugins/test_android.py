@@ -1,9 +1,10 @@
 """The `android` platform, installed as a distribution and driven through the CLI.
 
-Gradle and java are fakes (tests/plugins/fakes) replaying real Gradle output
-(tests/plugins/transcripts, each saying where it is from); the fake Gradle
-writes the APK/AAB files the Android Gradle plugin would for the task it is
-given.
+Gradle and java are fakes (tests/plugins/fakes): the fake Gradle checks its
+command line as Gradle does, so a builder that passes a wrong flag or task
+fails here, then replays real Gradle output (tests/plugins/transcripts, each
+saying where it is from) and writes the APK/AAB files the Android Gradle
+plugin would for the task it is given.
 """
 
 from __future__ import annotations
@@ -20,8 +21,12 @@ from _mobile_helpers import (
     calls,
     check_transcripts,
     ensure_installed,
+    fake_cli,
     only_error,
+    run_fake,
 )
+
+from _cli_helpers import render_toml
 
 APP = """
 [builds.app]
@@ -438,3 +443,115 @@ def test_transcripts_say_where_they_come_from():
         for n in names
         if n != "java-version-17.txt"
     )
+
+
+# -- the fake Gradle takes what Gradle takes ------------------------------------------
+
+GRADLE_REJECTS = [
+    # An unknown option after a task is handed to that task, which refuses it.
+    (
+        ["assembleRelease", "--no-deamon"],
+        "Problem configuring task :app:assembleRelease from command line.\n"
+        "> Unknown command-line option '--no-deamon'.",
+    ),
+    (
+        ["--no-deamon", "assembleRelease"],
+        "\nUnknown command-line option '--no-deamon'.\n\nUSAGE: gradlew [option...] [task...]\n",
+    ),
+    (["assemblerelease"], "Task 'assemblerelease' not found in root project 'android'."),
+    (["assemble-release"], "Task 'assemble-release' not found in root project 'android'."),
+    (["bundleReleaseAab"], "Task 'bundleReleaseAab' not found in root project 'android'."),
+    (
+        ["--offline=true", "assembleDebug"],
+        "Command-line option '--offline' does not take an argument.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), GRADLE_REJECTS)
+def test_fake_gradle_rejects_what_gradle_rejects(tmp_path, argv, message):
+    root = tmp_path / "android"
+    root.mkdir()
+    done = run_fake("gradlew", *argv, cwd=root, env={"FAKE_ARGV_LOG": ""})
+    assert done.returncode == 1, done.stderr
+    assert message in done.stderr
+    assert not (root / "app").exists()  # nothing was built
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["assembleRelease"],
+        [":app:bundleRelease"],
+        ["assembleFreeDebug", "--console=plain", "--no-daemon", "--stacktrace", "-Pci=1"],
+        ["bundlePaidAmd64Release", "--console", "plain", "--daemon", "-P", "ci=1", "--offline"],
+        ["lintDebug", "--console=plain", "--daemon", "--", "testDebugUnitTest"],
+        ["clean", "build", "-x", "lint", "--scan", "-Dorg.gradle.jvmargs=-Xmx2g"],
+    ],
+)
+def test_fake_gradle_accepts_what_gradle_accepts(tmp_path, argv):
+    root = tmp_path / "android"
+    root.mkdir()
+    done = run_fake("gradlew", *argv, cwd=root, env={"FAKE_ARGV_LOG": ""})
+    assert done.returncode == 0, done.stderr
+    assert "BUILD SUCCESSFUL" in done.stdout
+
+
+def test_fake_gradle_version_is_a_real_one(tmp_path):
+    done = run_fake("gradle", "--version", cwd=tmp_path, env={"FAKE_ARGV_LOG": ""})
+    assert done.returncode == 0
+    assert "\nGradle 8.1.1\n" in done.stdout
+    assert not (tmp_path / "app").exists()
+
+
+# Every option the builder has, in one project: each build's command line is parsed as
+# the fake Gradle parsed it, and must name the task the options ask for.
+MATRIX = [
+    ({}, "assembleDebug"),
+    ({"variant": "release"}, "assembleRelease"),
+    ({"format": "aab"}, "bundleDebug"),
+    ({"variant": "release", "flavor": "free", "format": "aab"}, "bundleFreeRelease"),
+    ({"flavor": "paidAmd64"}, "assemblePaidAmd64Debug"),
+    ({"task": "lintDebug"}, "lintDebug"),
+    ({"daemon": False, "gradle-args": ["--stacktrace", "-Pci=1", "--offline"]}, "assembleDebug"),
+    ({"daemon": True, "gradle-args": ["--build-cache", "--warning-mode=all"]}, "assembleDebug"),
+]
+
+
+def test_every_builder_option_gives_a_command_line_gradle_takes(buildsys_project, env):
+    builds = {
+        f"b{i}": {"platform": "android", "cwd": f"android{i}", **options}
+        for i, (options, _) in enumerate(MATRIX)
+    }
+    buildsys_project.write(render_toml(builds))
+    for i in range(len(MATRIX)):
+        (buildsys_project.path / f"android{i}").mkdir()
+        (buildsys_project.path / f"android{i}" / "gradlew").symlink_to(FAKES / "gradlew")
+    outcome = buildsys_project.build(args=["--refresh-dependencies"], env=env)
+    assert outcome.exit_code == 0, outcome.stdout + outcome.stderr
+    gradle = fake_cli("_gradle_cli")
+    by_cwd = {Path(e["cwd"]).name: e["argv"] for e in _entries(env) if e["tool"] == "gradlew"}
+    for i, (_, task) in enumerate(MATRIX):
+        assert outcome.result(f"b{i}")["status"] == "succeeded"
+        argv = by_cwd[f"android{i}"]
+        parsed = gradle.parse(argv, "gradlew", f"android{i}")
+        assert isinstance(parsed, gradle.Invocation), parsed
+        assert parsed.tasks == (task,)
+        assert "--console=plain" in parsed.options
+        assert "--refresh-dependencies" in parsed.options
+
+
+def _entries(env):
+    path = Path(env["FAKE_ARGV_LOG"])
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_a_wrong_gradle_flag_fails_the_build(buildsys_project, env):
+    proj = project(buildsys_project, APP + 'gradle-args = ["--no-deamon"]\n')
+    outcome = proj.build(env=env)
+    assert outcome.exit_code == 1
+    error = only_error(outcome.result("app"))
+    assert error["code"] == "COMMAND_FAILED"
+    assert error["message"].startswith("gradlew exited with code 1")
+    assert "> Unknown command-line option '--no-deamon'." in proj.log("app")
+    assert outcome.result("app")["artifacts"] == []

@@ -1,9 +1,11 @@
 """The `ios` platform, installed as a distribution and driven through the CLI.
 
-xcodebuild and xcode-select are fakes (tests/plugins/fakes) replaying real
-xcodebuild output (tests/plugins/transcripts, each saying where it is from).
-The platform requires darwin; these tests override `requires-os` to run it on
-Linux with the fakes.
+xcodebuild and xcode-select are fakes (tests/plugins/fakes): the fake
+xcodebuild checks its command line as xcodebuild does, so a builder that
+passes a wrong option fails here, then replays real xcodebuild output
+(tests/plugins/transcripts, each saying where it is from). The platform
+requires darwin; these tests override `requires-os` to run it on Linux with
+the fakes.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from _mobile_helpers import (
     calls,
     check_transcripts,
     ensure_installed,
+    fake_cli,
     only_error,
+    run_fake,
 )
 
 ANY_OS = 'requires-os = ["linux", "darwin"]\n'
@@ -389,3 +393,166 @@ def test_transcripts_say_where_they_come_from():
     check_transcripts(names)
     synthetic = [n for n in names if "# source: synthetic: " in (TRANSCRIPTS / n).read_text()]
     assert synthetic == ["xcode-select-error.txt"]  # no public log of it was found
+
+
+# -- the fake xcodebuild takes what xcodebuild takes ----------------------------------
+
+XCODEBUILD_REJECTS = [
+    (
+        ["-scheme", "App", "-allowProvisioningUpdate", "build"],
+        64,
+        "invalid option '-allowProvisioningUpdate'",
+    ),
+    (
+        ["--scheme", "App", "build"],
+        64,
+        "xcodebuild: error: invalid option '--scheme'\n\nUsage: xcodebuild ",
+    ),
+    (["-scheme", "App", "biuld"], 65, "xcodebuild: error: Unknown build action 'biuld'."),
+    (
+        ["-workspace", "App.xcworkspace", "-project", "App.xcodeproj", "-scheme", "App", "build"],
+        64,
+        "You cannot specify both an Xcode 3 project and a workspace.",
+    ),
+    (
+        ["-workspace", "App.xcworkspace", "build"],
+        64,
+        "If you specify a workspace then you must also specify a scheme.",
+    ),
+    (
+        ["-scheme", "App", "-sdk", "iOS", "build"],
+        64,
+        'xcodebuild: error: SDK "iOS" cannot be located.',
+    ),
+    (
+        ["-scheme", "App", "-sdk", "iphoneos16.4", "build"],
+        64,
+        'SDK "iphoneos16.4" cannot be located.',
+    ),
+    (["-scheme", "App", "archive"], 64, "fake xcodebuild: archive without -archivePath"),
+    (
+        ["-exportArchive", "-archivePath", "App.xcarchive", "-exportPath", "out"],
+        64,
+        "xcodebuild: error: The flag -exportOptionsPlist is required when specifying "
+        "-exportArchive.",
+    ),
+    (
+        ["-exportArchive", "-exportOptionsPlist", "E.plist", "-exportPath", "out"],
+        64,
+        "The flag -archivePath is required when specifying -exportArchive.",
+    ),
+    (
+        ["-exportArchive", "-archivePath", "App.xcarchive", "-exportOptionsPlist", "E.plist"],
+        64,
+        "fake xcodebuild: -exportArchive without -exportPath",
+    ),
+]
+
+
+@pytest.mark.parametrize(("argv", "status", "message"), XCODEBUILD_REJECTS)
+def test_fake_xcodebuild_rejects_what_xcodebuild_rejects(tmp_path, argv, status, message):
+    done = run_fake("xcodebuild", *argv, cwd=tmp_path, env={"FAKE_ARGV_LOG": ""})
+    assert done.returncode == status, done.stderr
+    assert message in done.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing was built
+
+
+def test_fake_xcodebuild_knows_the_sdks_of_its_xcode(tmp_path):
+    argv = ["-scheme", "App", "-sdk", "iphoneos16.4", "-derivedDataPath", "dd", "build"]
+    done = run_fake("xcodebuild", *argv, cwd=tmp_path, env={"FAKE_ARGV_LOG": ""})
+    assert done.returncode == 64  # Xcode 15.0 has the iOS 17.0 SDK
+    older = {"FAKE_ARGV_LOG": "", "FAKE_SHOWSDKS_TRANSCRIPT": "xcodebuild-showsdks-14.3.1.txt"}
+    done = run_fake("xcodebuild", *argv, cwd=tmp_path, env=older)
+    assert done.returncode == 0, done.stderr
+    assert "** BUILD SUCCEEDED **" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("flag", "env_var", "transcript", "expected"),
+    [
+        ("-version", None, None, "Xcode 15.0\nBuild version 15A240d\n"),
+        (
+            "-version",
+            "FAKE_XCODEBUILD_VERSION_TRANSCRIPT",
+            "xcodebuild-version-14.3.1.txt",
+            "Xcode 14.3.1\n",
+        ),
+        ("-showsdks", None, None, "\tiOS 17.0                      \t-sdk iphoneos17.0\n"),
+        (
+            "-showsdks",
+            "FAKE_SHOWSDKS_TRANSCRIPT",
+            "xcodebuild-showsdks-14.3.1.txt",
+            "-sdk iphoneos16.4\n",
+        ),
+    ],
+)
+def test_fake_xcodebuild_version_and_sdks_are_real_ones(
+    tmp_path, flag, env_var, transcript, expected
+):
+    extra = {env_var: transcript} if env_var else {}
+    done = run_fake("xcodebuild", flag, cwd=tmp_path, env={"FAKE_ARGV_LOG": "", **extra})
+    assert done.returncode == 0
+    assert expected in done.stdout
+
+
+OPTION_SETS = [
+    {"workspace": "App.xcworkspace"},
+    {"project": "App.xcodeproj", "destination": "platform=iOS Simulator,name=iPhone 15"},
+    {"configuration": "Release", "sdk": "iphoneos", "destination": "generic/platform=iOS"},
+    {"sdk": "iphoneos17.0", "export_options": "ExportOptions.plist"},
+    {"workspace": "App.xcworkspace", "sdk": "iphoneos", "export_options": "ExportOptions.plist"},
+    {"sdk": "macosx", "configuration": "Release"},
+]
+EXTRA_ARGS = [(), ("DEVELOPMENT_TEAM=ABCDE12345", "-allowProvisioningUpdates"), ("-quiet",)]
+
+
+@pytest.mark.parametrize("options", OPTION_SETS)
+@pytest.mark.parametrize("args", EXTRA_ARGS)
+def test_every_builder_command_line_is_one_xcodebuild_takes(tmp_path, options, args):
+    from buildsys_plugin_ios.builder import IosOptions, Layout, xcodebuild_argvs
+
+    from buildsys.spec import BuildSpec
+
+    xcode = fake_cli("_xcodebuild_cli")
+    sdks = xcode.sdk_names((TRANSCRIPTS / "xcodebuild-showsdks.txt").read_text())
+    spec = BuildSpec(
+        name="ios",
+        platform="ios",
+        root=str(tmp_path),
+        cwd=str(tmp_path / "ios"),
+        options=IosOptions(scheme="App", **options),
+        args=args,
+    )
+    argvs = xcodebuild_argvs(spec, Layout.of(spec))
+    assert len(argvs) == (2 if "export_options" in options else 1)
+    for argv in argvs:
+        assert argv[0] == "xcodebuild"
+        parsed = xcode.parse(argv[1:], sdks)
+        assert isinstance(parsed, xcode.Invocation), (argv, parsed)
+
+
+def test_an_sdk_xcode_lacks_fails_the_build(buildsys_project, env):
+    proj = project(buildsys_project, IOS + 'sdk = "iphonesimulator16.1"\n')
+    outcome = proj.build(env=env)
+    error = only_error(outcome.result("ios"))
+    assert error["code"] == "IOS_SDK_NOT_FOUND"
+    assert error["context"]["error"].startswith("xcodebuild exited with code 64")
+    assert error["context"]["matched_lines"] == [
+        'xcodebuild: error: SDK "iphonesimulator16.1" cannot be located.'
+    ]
+    assert any("-showsdks" in s for s in error["suggestions"])
+
+
+def test_a_wrong_xcodebuild_flag_fails_the_build(buildsys_project, env):
+    proj = project(buildsys_project)
+    outcome = proj.build("ios", args=["-allowProvisioningUpdate"], env=env)
+    assert outcome.exit_code == 1
+    error = only_error(outcome.result("ios"))
+    assert error["code"] == "IOS_XCODEBUILD_USAGE"  # not IOS_BUILD_FAILED: nothing was built
+    assert error["context"]["error"].startswith("xcodebuild exited with code 64")
+    assert error["context"]["matched_lines"] == [
+        "xcodebuild: error: invalid option '-allowProvisioningUpdate'"
+    ]
+    # The flag the catalogue suggests for provisioning is one xcodebuild takes.
+    outcome = proj.build("ios", args=["-allowProvisioningUpdates"], env=env)
+    assert outcome.result("ios")["status"] == "succeeded", outcome.stdout

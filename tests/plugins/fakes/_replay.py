@@ -5,6 +5,8 @@
 A transcript is a header of `# ` lines ended by `# ---`, then the output to replay:
 
     # source: <where the text is from: a URL; `captured: <how>`; or `synthetic: <why>`>
+    # tool: <the tool and its version, as far as the source says>       (optional)
+    # quoted: <what part was quoted, what was left out or cut>          (optional)
     # exit: <the exit code to return>
     # stream: stdout | stderr        (optional; default stdout)
     # ---
@@ -53,6 +55,13 @@ def replay(name: str) -> int:
     stream.write(body)
     stream.flush()
     return int(header.get("exit", "0"))
+
+
+def refuse(message: str, status: int) -> int:
+    """Print what the tool prints for a command line it rejects (to stderr); return `status`."""
+    sys.stderr.write(message)
+    sys.stderr.flush()
+    return status
 
 
 def touch(path: Path, content: str = "fake\n") -> None:
