@@ -6,8 +6,17 @@ test runner's watchdog) leaves that group; on Linux two things still find it:
 
 * every command is started with a per-build token in its environment, which
   descendants inherit, so `/proc/<pid>/environ` names the build it belongs to;
-* buildsys makes itself a child subreaper, so orphans are re-parented to it
-  instead of init and stay visible in `/proc` until it reaps them.
+* while a run (or a lone `ctx.run`) is under way, buildsys makes its process
+  a child subreaper, so orphans are re-parented to it instead of init and
+  stay visible in `/proc` until it reaps them.
+
+The subreaper flag belongs to the host program, which may run builds from
+several threads at once: `subreaper` counts its holders under a lock, sets
+the flag when the first arrives and, when the last leaves, kills and reaps
+what builds left among its children before putting the flag back as it was
+(it may already have been set by the host). A run ends with `end_run`, which
+kills every process still carrying one of its tokens (or in one of its
+commands' groups) and their descendants, so nothing of a build outlives it.
 
 Orphans re-parented to us are reaped by pid (`waitpid(pid)`), never with
 `waitpid(-1)`, which would steal the exit statuses `subprocess` waits for;
@@ -20,23 +29,30 @@ On other systems only the process group is signalled.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    import ctypes
 
 __all__ = [
     "TOKEN_VAR",
-    "enable_subreaper",
+    "end_run",
     "find_build_processes",
     "group_alive",
     "is_zombie",
     "kill_adopted",
     "reap_orphans",
+    "run_prefix",
     "signal_all",
+    "spawn_count",
     "spawning",
+    "subreaper",
     "track",
     "untrack",
 ]
@@ -44,7 +60,12 @@ __all__ = [
 TOKEN_VAR = "BUILDSYS_BUILD_TOKEN"
 _PROC = "/proc"
 _PR_SET_CHILD_SUBREAPER = 36
+_PR_GET_CHILD_SUBREAPER = 37
 _IS_LINUX = sys.platform.startswith("linux")
+_TOKEN_NEEDLE = f"\0{TOKEN_VAR}=".encode()
+# How long killing what a run left behind may take (SIGKILLed processes are
+# normally gone in milliseconds; one stuck in the kernel is given up on).
+_KILL_WAIT = 2.0
 
 
 class _SpawnGate:
@@ -57,6 +78,9 @@ class _SpawnGate:
     """
 
     def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
         self._cond = threading.Condition(threading.Lock())
         self._spawning = 0
         self._reaping = False
@@ -87,39 +111,190 @@ class _SpawnGate:
                 self._cond.notify_all()
 
 
+def _new_tag() -> str:
+    """What every token this process makes starts with: another process's
+    tokens (a parent buildsys's, inherited by the host) never match it."""
+    return f"{os.urandom(6).hex()}."
+
+
 # `with spawning:` around starting a command and recording its pid with `track`.
 spawning = _SpawnGate()
+_tag = [_new_tag()]
 _spawned: set[int] = set()
-# Process groups of commands buildsys started, and pids seen carrying a build
-# token: the only orphans reap_orphans() may wait for.
-_build_groups: set[int] = set()
+# What tells a build's process (a zombie too) from the host program's own
+# children, which buildsys must never wait for: the process groups (and
+# sessions) of the commands it started, with each command's token; pids seen
+# carrying a token; the sessions and groups those were in.
+_build_groups: dict[int, str] = {}
 _adopted: set[int] = set()
-_subreaper_state: list[bool] = []
+_build_sessions: set[int] = set()
+# Tokens of commands whose context was not made by a run of this process
+# (a `BuildContext` built by hand), so not starting with `_tag`.
+_foreign_tokens: set[str] = set()
+# Commands started so far: a run that started none has nothing to clean up.
+# (Racing increments may lose one, never leave it unchanged.)
+_spawns = [0]
 
 
-def enable_subreaper() -> bool:
-    """Make this process adopt orphaned descendants (Linux only); idempotent."""
-    if _subreaper_state:
-        return _subreaper_state[0]
-    ok = False
-    if _IS_LINUX:
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            ok = libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-        except (OSError, AttributeError):
-            ok = False
-    _subreaper_state.append(ok)
-    return ok
+def run_prefix() -> str:
+    """A fresh prefix for the tokens of one run's commands."""
+    return f"{_tag[0]}{os.urandom(4).hex()}."
 
 
-def track(pid: int) -> None:
+def spawn_count() -> int:
+    """How many commands this process has started (to tell whether any did since)."""
+    return _spawns[0]
+
+
+def track(pid: int, token: str) -> None:
     """Record a pid that buildsys itself waits for; call inside `with spawning:`."""
     _spawned.add(pid)
-    _build_groups.add(pid)
+    _build_groups[pid] = token
+    _spawns[0] += 1
+    if not token.startswith(_tag[0]):
+        _foreign_tokens.add(token)
 
 
 def untrack(pid: int) -> None:
     _spawned.discard(pid)  # after the wait: the reaper no longer sees it as a child
+
+
+class _Subreaper:
+    """The child subreaper flag, held while any run or lone command needs it.
+
+    `with subreaper:` around a run. The first holder sets the flag (noting
+    what it was); the last one kills and reaps the builds' processes left
+    among this process's children, while the flag still makes orphans come
+    here, then puts it back. Holders may come and go from any thread.
+    """
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._lock = threading.Lock()
+        self._holders = 0
+        # The flag as the first holder found it, or None where it cannot be set.
+        self._found: int | None = None
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self._holders += 1
+            if self._holders == 1:
+                self._found = _engage_subreaper()
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._holders -= 1
+            if self._holders:
+                return
+            try:
+                if self._found is not None:
+                    _kill_children()
+            finally:
+                _foreign_tokens.clear()
+                _build_sessions.clear()
+                if self._found == 0:
+                    _set_subreaper(0)
+                self._found = None
+
+
+def _libc() -> ctypes.CDLL:
+    import ctypes  # only when a run starts: 1 ms that `buildsys --version` never pays
+
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _get_subreaper() -> int | None:
+    """prctl(PR_GET_CHILD_SUBREAPER): 0 or 1, or None where it cannot be read."""
+    import ctypes
+
+    found = ctypes.c_int(0)
+    try:
+        ok = _libc().prctl(_PR_GET_CHILD_SUBREAPER, ctypes.byref(found), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return None
+    return (1 if found.value else 0) if ok else None
+
+
+def _set_subreaper(value: int) -> bool:
+    try:
+        return bool(_libc().prctl(_PR_SET_CHILD_SUBREAPER, value, 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
+
+
+def _engage_subreaper() -> int | None:
+    """Set the flag; return what it was (0 or 1), or None if it cannot be used here."""
+    if not _IS_LINUX:
+        return None
+    found = _get_subreaper()
+    if found == 0 and not _set_subreaper(1):
+        return None
+    return found
+
+
+subreaper = _Subreaper()
+
+
+# -- reading /proc ---------------------------------------------------------------
+
+
+class _Stat(NamedTuple):
+    pid: int
+    ppid: int
+    pgid: int
+    sid: int
+    zombie: bool
+
+
+def _parse_stat(pid: int, stat: bytes) -> _Stat | None:
+    # The command name may hold spaces and parentheses: split after the last ')'.
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    if len(fields) < 4:
+        return None
+    return _Stat(pid, int(fields[1]), int(fields[2]), int(fields[3]), fields[0] in (b"Z", b"X"))
+
+
+def _stat_of(pid: int) -> _Stat | None:
+    try:
+        with open(f"{_PROC}/{pid}/stat", "rb") as fh:
+            return _parse_stat(pid, fh.read())
+    except OSError:
+        return None
+
+
+def _stats() -> Iterator[_Stat]:
+    """Every process in /proc."""
+    try:
+        entries = os.listdir(_PROC)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.isdigit() and (stat := _stat_of(int(entry))) is not None:
+            yield stat
+
+
+def _environ(pid: int) -> bytes | None:
+    """A process's environment with a leading NUL, or None (gone, not ours, or a zombie)."""
+    try:
+        with open(f"{_PROC}/{pid}/environ", "rb") as fh:
+            return b"\0" + fh.read()
+    except OSError:
+        return None
+
+
+def _token_of(pid: int) -> str | None:
+    """The build token in a process's environment, if it has one and it can be read."""
+    env = _environ(pid)
+    if env is None:
+        return None
+    start = env.find(_TOKEN_NEEDLE)
+    if start < 0:
+        return None
+    start += len(_TOKEN_NEEDLE)
+    end = env.find(b"\0", start)
+    return env[start : end if end >= 0 else len(env)].decode(errors="replace")
 
 
 def _children_of_self() -> list[int]:
@@ -129,14 +304,132 @@ def _children_of_self() -> list[int]:
     try:
         tasks = os.listdir(task_dir)
     except OSError:
-        return [pid for pid, ppid in _ppids() if ppid == me]
+        return [s.pid for s in _stats() if s.ppid == me]
     for tid in tasks:
         try:
             with open(f"{task_dir}/{tid}/children", "rb") as fh:
                 pids.extend(int(p) for p in fh.read().split())
         except (OSError, ValueError):
-            return [pid for pid, ppid in _ppids() if ppid == me]
+            return [s.pid for s in _stats() if s.ppid == me]
     return pids
+
+
+def _known(stat: _Stat) -> bool:
+    """Whether a process (a zombie too, whose environment is gone) is known to be a build's:
+    seen carrying a token, or in the session or group of one that was, or of a command."""
+    if stat.pid in _adopted or stat.pid in _build_sessions:
+        return True
+    return any(i in _build_groups or i in _build_sessions for i in (stat.pgid, stat.sid))
+
+
+def _note_sessions(stats: Iterator[_Stat]) -> None:
+    """Remember the sessions and groups of live build processes: a zombie in one is a build's."""
+    for stat in stats:
+        _build_sessions.add(stat.sid)
+        _build_sessions.add(stat.pgid)
+
+
+# -- finding and ending builds' processes ---------------------------------------------
+
+
+def find_build_processes(root_pid: int | None, token: str) -> set[int]:
+    """Live processes that descend from `root_pid` or carry the build's token."""
+    if not _IS_LINUX:
+        return set()
+    me = os.getpid()
+    needle = f"\0{TOKEN_VAR}={token}\0".encode()
+    children: dict[int, list[int]] = {}
+    stats: dict[int, _Stat] = {}
+    found: set[int] = set()
+    for stat in _stats():
+        stats[stat.pid] = stat
+        children.setdefault(stat.ppid, []).append(stat.pid)
+        if stat.pid != me and not stat.zombie and needle in (_environ(stat.pid) or b""):
+            found.add(stat.pid)
+    stack = [root_pid] if root_pid is not None else []
+    stack.extend(found)
+    while stack:
+        for child in children.get(stack.pop(), ()):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    found.discard(me)
+    _note_sessions(stats[p] for p in found if p in stats and not stats[p].zombie)
+    _adopted.update(found)  # one call: atomic, and readers iterate over copies
+    return found
+
+
+def end_run(prefix: str) -> None:
+    """Kill what is left of a run's builds and reap what of it was re-parented here.
+
+    Every live process carrying a token that starts with `prefix`, in the
+    group of one of its commands, or descending from one of those; call it
+    once the run's commands have ended, while still holding `subreaper`.
+    """
+    if not _IS_LINUX:
+        return
+    me = os.getpid()
+    groups = {g for g, t in list(_build_groups.items()) if t.startswith(prefix)}
+    give_up = time.monotonic() + _KILL_WAIT
+    while True:
+        children: dict[int, list[int]] = {}
+        stats: dict[int, _Stat] = {}
+        found: set[int] = set()
+        for stat in _stats():
+            stats[stat.pid] = stat
+            children.setdefault(stat.ppid, []).append(stat.pid)
+            if stat.pid == me or stat.zombie:
+                continue
+            if stat.pgid in groups or (_token_of(stat.pid) or "").startswith(prefix):
+                found.add(stat.pid)
+        stack = list(found)
+        while stack:
+            for child in children.get(stack.pop(), ()):
+                if child not in found and child != me:
+                    found.add(child)
+                    stack.append(child)
+        alive = {p for p in found if not stats[p].zombie}
+        _note_sessions(stats[p] for p in alive)
+        _adopted.update(found)  # zombies among them too, so that they are reaped
+        signal_all(None, alive, signal.SIGKILL)
+        reap_orphans()
+        if not alive or time.monotonic() > give_up:
+            break
+        time.sleep(0.005)
+    live_ids = {i for s in _stats() if not s.zombie for i in (s.pgid, s.sid)}
+    _build_sessions.intersection_update(live_ids)
+    for pgid in groups:
+        if pgid not in _spawned and not group_alive(pgid):
+            _build_groups.pop(pgid, None)
+
+
+def _is_ours(stat: _Stat) -> bool:
+    """Whether a child of this process (not one it waits for itself) came from a build."""
+    if _known(stat):
+        return True
+    token = _token_of(stat.pid)
+    return token is not None and (token.startswith(_tag[0]) or token in _foreign_tokens)
+
+
+def _kill_children() -> None:
+    """SIGKILL and reap this process's children that came from builds, round after
+    round: each one killed hands its own children to this process (a subreaper)."""
+    give_up = time.monotonic() + _KILL_WAIT
+    while True:
+        with spawning.alone():
+            stats = [s for p in _children_of_self() if p not in _spawned and (s := _stat_of(p))]
+        found = [s for s in stats if _is_ours(s)]
+        if not found:
+            break
+        # Before reaping: a zombie in the session of a live one is a build's too.
+        _note_sessions(s for s in found if not s.zombie)
+        _adopted.update(s.pid for s in found)
+        signal_all(None, {s.pid for s in found}, signal.SIGKILL)
+        reap_orphans()
+        if time.monotonic() > give_up:
+            break
+        time.sleep(0.005)
+    _prune()
 
 
 def kill_adopted() -> None:
@@ -161,16 +454,6 @@ def kill_adopted() -> None:
                 os.waitpid(pid, 0)
 
 
-def _pgid_of(pid: int) -> int | None:
-    try:
-        with open(f"{_PROC}/{pid}/stat", "rb") as fh:
-            stat = fh.read()
-    except OSError:
-        return None
-    fields = stat[stat.rfind(b")") + 2 :].split()
-    return int(fields[2]) if len(fields) > 2 else None
-
-
 def reap_orphans() -> None:
     """Reap exited build orphans that were re-parented to us, one pid at a time."""
     if not _IS_LINUX:
@@ -179,7 +462,8 @@ def reap_orphans() -> None:
         for pid in _children_of_self():
             if pid in _spawned:
                 continue
-            if pid not in _adopted and _pgid_of(pid) not in _build_groups:
+            stat = _stat_of(pid)
+            if stat is None or not _known(stat):
                 continue  # the host program's own child: not ours to wait for
             try:
                 reaped, _ = os.waitpid(pid, os.WNOHANG)
@@ -199,58 +483,7 @@ def _prune() -> None:
             _adopted.discard(pid)
     for pgid in list(_build_groups):
         if pgid not in _spawned and not group_alive(pgid):
-            _build_groups.discard(pgid)
-
-
-def _ppids() -> Iterator[tuple[int, int]]:
-    try:
-        entries = os.listdir(_PROC)
-    except OSError:
-        return
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"{_PROC}/{entry}/stat", "rb") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        # The command name may hold spaces and parentheses: split after the last ')'.
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if len(fields) > 1:
-            yield int(entry), int(fields[1])
-
-
-def _has_token(pid: int, needle: bytes) -> bool:
-    try:
-        with open(f"{_PROC}/{pid}/environ", "rb") as fh:
-            return needle in b"\0" + fh.read()
-    except OSError:
-        return False
-
-
-def find_build_processes(root_pid: int | None, token: str) -> set[int]:
-    """Live processes that descend from `root_pid` or carry the build's token."""
-    if not _IS_LINUX:
-        return set()
-    me = os.getpid()
-    needle = f"\0{TOKEN_VAR}={token}\0".encode()
-    children: dict[int, list[int]] = {}
-    found: set[int] = set()
-    for pid, ppid in _ppids():
-        children.setdefault(ppid, []).append(pid)
-        if pid != me and _has_token(pid, needle):
-            found.add(pid)
-    stack = [root_pid] if root_pid is not None else []
-    stack.extend(found)
-    while stack:
-        for child in children.get(stack.pop(), ()):
-            if child not in found:
-                found.add(child)
-                stack.append(child)
-    found.discard(me)
-    _adopted.update(found)  # one call: atomic, and readers iterate over copies
-    return found
+            _build_groups.pop(pgid, None)
 
 
 def signal_all(pgid: int | None, pids: set[int], sig: signal.Signals) -> None:
@@ -274,9 +507,18 @@ def group_alive(pgid: int) -> bool:
 
 
 def is_zombie(pid: int) -> bool:
-    try:
-        with open(f"{_PROC}/{pid}/stat", "rb") as fh:
-            stat = fh.read()
-    except OSError:
-        return True
-    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] in (b"Z", b"X")
+    stat = _stat_of(pid)
+    return stat is None or stat.zombie
+
+
+def _after_fork() -> None:
+    """A forked child is no subreaper, has none of these children, and must make other tokens."""
+    # Fresh locks too: another thread may have held one at the fork.
+    _tag[0] = _new_tag()
+    subreaper._reset()
+    spawning._reset()
+    for state in (_spawned, _build_groups, _build_sessions, _adopted, _foreign_tokens):
+        state.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork)

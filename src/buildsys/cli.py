@@ -396,21 +396,24 @@ def _execute_with_signals(run: Any, plan: Any) -> int:
         else:
             run.kill()
 
+    from ._proctree import kill_adopted, subreaper
+
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     worker = threading.Thread(target=target, name="buildsys-run", daemon=True)
-    try:
-        worker.start()
-        while worker.is_alive():
-            worker.join(0.25)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    if received:
-        # Daemons a build left behind with no trace of it (environment cleared)
-        # were adopted by this process: nothing else of ours could have made them.
-        from ._proctree import kill_adopted
-
-        kill_adopted()
+    # Held past the run: what kill_adopted() kills hands its children to this
+    # process only while it is a subreaper.
+    with subreaper:
+        try:
+            worker.start()
+            while worker.is_alive():
+                worker.join(0.25)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        if received:
+            # Daemons a build left behind with no trace of it (environment cleared)
+            # were adopted by this process: nothing else of ours could have made them.
+            kill_adopted()
     if run.options.progress == "none" and not run.options.verbose:
         for warning in run.warnings:
             _err(f"buildsys: warning: {warning}")

@@ -471,7 +471,10 @@ def _spawn(argv: Sequence[str], executable: str, env: Mapping[bytes, bytes]) -> 
 
 
 def _popen(
-    argv: Sequence[str], cwd: str | os.PathLike[str] | None, env: Mapping[bytes, bytes]
+    argv: Sequence[str],
+    cwd: str | os.PathLike[str] | None,
+    env: Mapping[bytes, bytes],
+    token: str,
 ) -> _Child | subprocess.Popen[bytes]:
     path = env.get(b"PATH")
     executable = _program(argv[0], None if path is None else os.fsdecode(path))
@@ -497,7 +500,7 @@ def _popen(
                 close_fds=True,
                 bufsize=0,
             )
-        _proctree.track(proc.pid)
+        _proctree.track(proc.pid, token)
     return proc
 
 
@@ -525,10 +528,22 @@ def run_process(
 
     `env` is already encoded (see `BuildContext`); the build's token is added.
     Raises `OSError` (e.g. `FileNotFoundError`) when the command cannot start.
+    This process is a child subreaper while it runs (see `_proctree.subreaper`).
     """
-    _proctree.enable_subreaper()
+    with _proctree.subreaper:
+        return _run(argv, cwd, {**env, _TOKEN_BYTES: token.encode()}, control, sink, token)
+
+
+def _run(
+    argv: Sequence[str],
+    cwd: str | os.PathLike[str] | None,
+    env: Mapping[bytes, bytes],
+    control: Control,
+    sink: OutputSink,
+    token: str,
+) -> ProcessOutcome:
     started = time.monotonic()
-    proc = _popen(argv, cwd, {**env, _TOKEN_BYTES: token.encode()})
+    proc = _popen(argv, cwd, env, token)
     stream = sink.stream()
     sup = _Supervisor(proc, control, token, stream)
     assert proc.stdout is not None

@@ -70,6 +70,10 @@ ABANDON_SLACK = 2.0
 # Python code that checks ctx.cancelled returns in milliseconds, and there is
 # no process left whose kill grace would be worth waiting out.
 RETURN_SLACK = 0.5
+# How long the end of a run waits for commands still under way (of workers it
+# gave up on, or all of them when execute() is leaving by an exception) once
+# it has had them SIGKILLed: run_process may take that long to make sure.
+LEFTOVER_WAIT = ABANDON_SLACK + 1.0
 
 
 @attrs.frozen
@@ -401,6 +405,11 @@ class _Run:
         self.cancel_reason: str | None = None
         self.killing = False
         self.parent_context = contextvars.copy_context()
+        # Every command of the run carries a token starting with this, so that
+        # what the run leaves behind can be found and killed when it ends.
+        self.token_prefix = _proctree.run_prefix()
+        # Attempts given up on while their worker was still in them.
+        self.abandoned: list[_Attempt] = []
         names = [job.name for job in jobs]
         if len(set(names)) != len(names):
             dupes = sorted({n for n in names if names.count(n) > 1})
@@ -456,25 +465,13 @@ class _Run:
     # -- the loop --------------------------------------------------------------
 
     def loop(self) -> ExecutionResult:
-        try:
-            while True:
-                with self.lock:
-                    self._apply_cancel()
-                    self._start_ready()
-                    if not self.running and not (self.ready and not self.cancel_reason):
-                        self.closed = True
-                        break
-                    wake_at = [
-                        t for t in map(_Attempt.next_wake, self.running.values()) if t is not None
-                    ]
-                self._wait(min(wake_at) if wake_at else None)
-                with self.lock:
-                    self._check_deadlines()
-        finally:
-            with self.lock:
-                self.closed = True
-            self.pool.close()
-            _proctree.reap_orphans()
+        # For the run only: the subreaper flag, and every process of its builds.
+        with _proctree.subreaper:
+            spawns = _proctree.spawn_count()
+            try:
+                self._schedule()
+            finally:
+                self._end(spawns)
         self._settle_leftovers()
         results = tuple(
             p.result
@@ -486,6 +483,39 @@ class _Run:
             total_duration=time.monotonic() - self.started_wall,
             interrupted=False,
         )
+
+    def _schedule(self) -> None:
+        while True:
+            with self.lock:
+                self._apply_cancel()
+                self._start_ready()
+                if not self.running and not (self.ready and not self.cancel_reason):
+                    self.closed = True
+                    return
+                wake_at = [
+                    t for t in map(_Attempt.next_wake, self.running.values()) if t is not None
+                ]
+            self._wait(min(wake_at) if wake_at else None)
+            with self.lock:
+                self._check_deadlines()
+
+    def _end(self, spawns: int) -> None:
+        """Leave nothing of the run behind, however the loop ended."""
+        with self.lock:
+            self.closed = True
+            # Still running only when the loop is leaving by an exception (Ctrl-C).
+            leftovers = [*self.running.values(), *self.abandoned]
+        self.pool.close()
+        for attempt in leftovers:
+            attempt.ctx.control.stop(StopReason.CANCEL, "the run ended", kill_now=True)
+        busy = [a for a in leftovers if a.ctx.commands_running]
+        until = time.monotonic() + LEFTOVER_WAIT
+        while any(a.ctx.commands_running for a in busy) and time.monotonic() < until:
+            # Woken by a command ending (on_commands_done), or a short poll.
+            with contextlib.suppress(queue.Empty):
+                self.inbox.get(timeout=0.05)
+        if _proctree.spawn_count() != spawns:
+            _proctree.end_run(self.token_prefix)
 
     def _settle_leftovers(self) -> None:
         # Jobs never reached: their dependencies never settled (a cycle), or cancel.
@@ -520,6 +550,7 @@ class _Run:
             attempt.recheck_commands(now)
             if now >= attempt.abandon_at:
                 # The worker ignored the stop: report it and stop waiting for it.
+                self.abandoned.append(attempt)
                 retry = self._finish(attempt, ("abandoned", None), ended=attempt.abandon_at)
                 if retry is not None:
                     self._launch(retry)
@@ -597,7 +628,7 @@ class _Run:
             env_overrides=job.env,
             cwd=Path(job.cwd) if job.cwd else None,
             masker=self.ex._masker,
-            token=os.urandom(16).hex(),
+            token=f"{self.token_prefix}{prog.index}.{prog.attempts}",
             attempt=prog.attempts,
             # A stopped build's last command ending may let it be abandoned sooner.
             on_commands_done=self._wake,
