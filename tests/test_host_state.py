@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 import buildsys
-from _cli_helpers import RECORD, command, write_builds
+from _cli_helpers import RECORD, cli, command, write_builds
 from buildsys import Status
 from buildsys.context import BuildContext
 from buildsys.masking import Masker
@@ -461,13 +461,31 @@ def test_probe_leaves_the_host_as_it_found_it():
 
 
 @pytest.mark.slow
-def test_the_cli_run_in_process_puts_back_signals_and_the_flag(proj, rec):
+def test_the_cli_run_in_process_leaves_the_host_as_it_found_it(proj, rec, pids):
     from buildsys.cli import main
 
-    path = write_builds(proj, {"a": command(RECORD, rec, "a")})
+    path = write_builds(
+        proj, {"a": command(RECORD, rec, "a"), "d": command(LEAVES_DAEMON, rec, "d")}
+    )
     before = host_state()
 
     assert main(["build", "-f", str(path), "--progress", "none"]) == 0
 
     assert ran(rec, "a")
     assert host_state() == before
+    pids.assert_gone(*(pids.read(rec / f"d.{role}") for role in ("daemon", "mid")))
+
+
+@needs_prctl
+@pytest.mark.slow
+def test_a_daemon_a_build_leaves_outlives_the_buildsys_program(proj, rec, pids, host_flag):
+    """The program keeps the flag until it exits, which hands the daemon on to init,
+    as make would leave it: a Gradle daemon serves the next run."""
+    write_builds(proj, {"d": command(LEAVES_DAEMON, rec, "d")})
+
+    res = cli("build", "--progress", "none", cwd=proj)
+
+    assert res.rc == 0, res
+    daemon = pids.read(rec / "d.daemon")
+    stat = Path(f"/proc/{daemon}/stat").read_bytes()
+    assert stat[stat.rfind(b")") + 2 :].split()[0] not in (b"Z", b"X"), "the daemon was killed"

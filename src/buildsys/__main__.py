@@ -9,7 +9,9 @@ once the command is done it runs the `atexit` handlers, flushes, and leaves
 without tearing the interpreter down, which would only free memory the
 operating system frees anyway, and costs about ten milliseconds per run.
 Like Python's own exit, it first waits for non-daemon threads (a plugin's).
-`main()` returns the exit code instead, for calling buildsys in a process.
+`main()` returns the exit code instead, for calling buildsys in a process,
+which it leaves as it found it (the program keeps the child subreaper flag
+until it exits, so that daemons builds leave are handed on to init).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import sys
 __all__ = ["console", "main"]
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, standalone: bool = False) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] in (["--version"], ["-V"]):
         from . import _version_text
@@ -38,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
             return code
     from .cli import main as cli_main
 
-    return cli_main(args)
+    return cli_main(args, standalone=standalone)
 
 
 def console() -> None:
@@ -48,7 +50,7 @@ def console() -> None:
     gc.set_threshold(100_000, 50, 50)
     code: int | str | None
     try:
-        code = main()
+        code = main(standalone=True)
     except SystemExit as exc:  # argparse's --help and usage errors
         code = exc.code
     except BrokenPipeError:  # `buildsys list | head -1`: the reader left; say nothing

@@ -16,7 +16,9 @@ the flag when the first arrives and, when the last leaves, kills and reaps
 what builds left among its children before putting the flag back as it was
 (it may already have been set by the host). A run ends with `end_run`, which
 kills every process still carrying one of its tokens (or in one of its
-commands' groups) and their descendants, so nothing of a build outlives it.
+commands' groups) and their descendants, so nothing of a build outlives it;
+except in the `buildsys` command, which holds the flag until it exits, and
+whose exit hands what builds left running (a Gradle daemon) on to init.
 
 Orphans re-parented to us are reaped by pid (`waitpid(pid)`), never with
 `waitpid(-1)`, which would steal the exit statuses `subprocess` waits for;
@@ -176,6 +178,21 @@ class _Subreaper:
         self._holders = 0
         # The flag as the first holder found it, or None where it cannot be set.
         self._found: int | None = None
+        self._for_life = False
+
+    @property
+    def for_life(self) -> bool:
+        return self._for_life
+
+    def hold_for_life(self) -> None:
+        """For a program that ends when its run does (the `buildsys` command): hold
+        the flag until it exits. What builds leave running is then not killed when a
+        run ends; the exit hands it on, as any orphan, to init (or another subreaper)."""
+        with self._lock:
+            if self._for_life:
+                return
+            self._for_life = True
+        self.__enter__()
 
     def __enter__(self) -> None:
         with self._lock:
@@ -365,8 +382,12 @@ def end_run(prefix: str) -> None:
     Every live process carrying a token that starts with `prefix`, in the
     group of one of its commands, or descending from one of those; call it
     once the run's commands have ended, while still holding `subreaper`.
+    In a program that holds it for life, only what has exited is reaped.
     """
     if not _IS_LINUX:
+        return
+    if subreaper.for_life:
+        reap_orphans()
         return
     me = os.getpid()
     groups = {g for g, t in list(_build_groups.items()) if t.startswith(prefix)}

@@ -244,7 +244,8 @@ def _err(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, standalone: bool = False) -> int:
+    """Run one command; `standalone` when this process ends with it (the `buildsys` program)."""
     own, extra = _split_args(sys.argv[1:] if argv is None else argv)
     from ._argv import read_argv
 
@@ -258,6 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.extra = extra
     args.argv = list(sys.argv[1:] if argv is None else argv)
     args.file = getattr(args, "file", "builds.toml")
+    args.standalone = standalone
     try:
         command = {
             "build": _cmd_build,
@@ -328,7 +330,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     if args.dry_run:
         _print_plan(plan, run.cache_forecast(plan))
         return EXIT_OK
-    return _execute_with_signals(run, plan)
+    return _execute_with_signals(run, plan, standalone=args.standalone)
 
 
 def _print_plan(plan: Any, forecast: dict[str, str]) -> None:
@@ -374,7 +376,7 @@ def _blocked_by_presets(plan: Any) -> dict[str, str]:
     return blocked
 
 
-def _execute_with_signals(run: Any, plan: Any) -> int:
+def _execute_with_signals(run: Any, plan: Any, *, standalone: bool) -> int:
     outcome: dict[str, Any] = {}
     received: list[int] = []
 
@@ -398,6 +400,9 @@ def _execute_with_signals(run: Any, plan: Any) -> int:
 
     from ._proctree import kill_adopted, subreaper
 
+    if standalone:
+        # Daemons a build leaves (Gradle's) outlive the program, as they would make's.
+        subreaper.hold_for_life()
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     worker = threading.Thread(target=target, name="buildsys-run", daemon=True)
     # Held past the run: what kill_adopted() kills hands its children to this
