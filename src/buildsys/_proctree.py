@@ -23,8 +23,10 @@ whose exit hands what builds left running (a Gradle daemon) on to init.
 Orphans re-parented to us are reaped by pid (`waitpid(pid)`), never with
 `waitpid(-1)`, which would steal the exit statuses `subprocess` waits for;
 and only pids known to come from builds (seen carrying a token, or in the
-process group of a command buildsys started), so the children that the host
-program or a builder start themselves keep their exit statuses.
+session or process group of a command buildsys started or of a process
+seen carrying a token: a zombie's environment can no longer be read), so
+the children that the host program or a builder start themselves keep
+their exit statuses and are never killed.
 On other systems only the process group is signalled.
 """
 
@@ -37,7 +39,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import ctypes
@@ -164,10 +166,12 @@ def untrack(pid: int) -> None:
 class _Subreaper:
     """The child subreaper flag, held while any run or lone command needs it.
 
-    `with subreaper:` around a run. The first holder sets the flag (noting
-    what it was); the last one kills and reaps the builds' processes left
-    among this process's children, while the flag still makes orphans come
-    here, then puts it back. Holders may come and go from any thread.
+    A run holds it (`with subreaper.held():`) and each command does too
+    (`with subreaper:`), which sets the flag if no holder has yet, noting what
+    it was: a run that starts no command never touches it. When the last holder
+    leaves, it kills and reaps the builds' processes left among this
+    process's children, while the flag still makes orphans come here, then
+    puts the flag back. Holders may come and go from any thread.
     """
 
     def __init__(self) -> None:
@@ -176,7 +180,8 @@ class _Subreaper:
     def _reset(self) -> None:
         self._lock = threading.Lock()
         self._holders = 0
-        # The flag as the first holder found it, or None where it cannot be set.
+        self._engaged = False
+        # The flag as it was found when set, or None where it cannot be used.
         self._found: int | None = None
         self._for_life = False
 
@@ -192,18 +197,19 @@ class _Subreaper:
             if self._for_life:
                 return
             self._for_life = True
-        self.__enter__()
+        self.hold()
 
-    def __enter__(self) -> None:
+    def hold(self, *, engage: bool = False) -> None:
         with self._lock:
             self._holders += 1
-            if self._holders == 1:
+            if engage and not self._engaged:
+                self._engaged = True
                 self._found = _engage_subreaper()
 
-    def __exit__(self, *exc: object) -> None:
+    def release(self) -> None:
         with self._lock:
             self._holders -= 1
-            if self._holders:
+            if self._holders or not self._engaged:
                 return
             try:
                 if self._found is not None:
@@ -213,7 +219,23 @@ class _Subreaper:
                 _build_sessions.clear()
                 if self._found == 0:
                     _set_subreaper(0)
+                self._engaged = False
                 self._found = None
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold it around a run without setting it: the run's commands do."""
+        self.hold()
+        try:
+            yield
+        finally:
+            self.release()
+
+    def __enter__(self) -> None:
+        self.hold(engage=True)
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 def _libc() -> ctypes.CDLL:
@@ -257,12 +279,18 @@ subreaper = _Subreaper()
 # -- reading /proc ---------------------------------------------------------------
 
 
-class _Stat(NamedTuple):
-    pid: int
-    ppid: int
-    pgid: int
-    sid: int
-    zombie: bool
+class _Stat:
+    """What /proc/<pid>/stat says about a process (a plain class: a NamedTuple or
+    attrs class costs a millisecond of every start to define)."""
+
+    __slots__ = ("pgid", "pid", "ppid", "sid", "zombie")
+
+    def __init__(self, pid: int, ppid: int, pgid: int, sid: int, zombie: bool) -> None:
+        self.pid = pid
+        self.ppid = ppid
+        self.pgid = pgid
+        self.sid = sid
+        self.zombie = zombie
 
 
 def _parse_stat(pid: int, stat: bytes) -> _Stat | None:
@@ -417,8 +445,8 @@ def end_run(prefix: str) -> None:
         if not alive or time.monotonic() > give_up:
             break
         time.sleep(0.005)
-    live_ids = {i for s in _stats() if not s.zombie for i in (s.pgid, s.sid)}
-    _build_sessions.intersection_update(live_ids)
+    # Forget sessions nothing lives in any more (from the last look: new ones are not the run's).
+    _build_sessions.intersection_update({i for s in stats.values() for i in (s.pgid, s.sid)})
     for pgid in groups:
         if pgid not in _spawned and not group_alive(pgid):
             _build_groups.pop(pgid, None)

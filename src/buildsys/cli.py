@@ -407,7 +407,7 @@ def _execute_with_signals(run: Any, plan: Any, *, standalone: bool) -> int:
     worker = threading.Thread(target=target, name="buildsys-run", daemon=True)
     # Held past the run: what kill_adopted() kills hands its children to this
     # process only while it is a subreaper.
-    with subreaper:
+    with subreaper.held():
         try:
             worker.start()
             while worker.is_alive():

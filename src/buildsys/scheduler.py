@@ -29,6 +29,13 @@ When a job fails, its transitive dependents are `skipped`, naming it. With
 `continue_on_failure=False` the first failure also stops every running job
 and marks every pending one `cancelled`.
 
+A run leaves the calling process as it found it. It holds the child
+subreaper flag only while it is under way (`_proctree.subreaper`), and when
+it ends, however it ends (an exception on the calling thread included), it
+stops what is still running, waits a bounded time for those commands, then
+kills what its builds left: every command carries a token starting with the
+run's own prefix, which `_proctree.end_run` looks for.
+
 `Executor` is the interface the engine relies on: `execute_jobs` takes plain,
 serialisable `Job` values, so a distributed executor can stand in later.
 """
@@ -465,8 +472,8 @@ class _Run:
     # -- the loop --------------------------------------------------------------
 
     def loop(self) -> ExecutionResult:
-        # For the run only: the subreaper flag, and every process of its builds.
-        with _proctree.subreaper:
+        # The subreaper flag is the host's: held for the run only (its commands set it).
+        with _proctree.subreaper.held():
             spawns = _proctree.spawn_count()
             try:
                 self._schedule()
