@@ -239,25 +239,36 @@ def test_the_host_s_own_orphans_after_a_run_are_not_adopted(logs, tmp_path, host
     assert parent != os.getpid(), "the host's orphan was re-parented to the host"
 
 
+# argv: READY GO. Notes that it runs, then waits for GO (a liveness bound, not a timing).
+WAITS_FOR_GO = """
+ready, go = sys.argv[1], sys.argv[2]
+note(ready, os.getpid())
+deadline = time.monotonic() + 60
+while not os.path.exists(go):
+    if time.monotonic() > deadline:
+        sys.exit("never told to go")
+    time.sleep(0.01)
+"""
+
+
 @needs_prctl
 def test_two_runs_at_once_in_two_threads_each_hold_the_flag(logs, tmp_path, host_flag):
-    """The flag stays set until the last run ends, not the first, then is put back."""
-    started = {name: threading.Event() for name in ("first", "second")}
+    """The first run to end leaves the flag set and the other's command running; the
+    last one puts the flag back."""
+    ready, go = tmp_path / "second.ready", tmp_path / "go"
     first_done = threading.Event()
-    release_second = threading.Event()
     results: dict[str, Any] = {}
 
     def fn(name):
-        started[name].set()
-        # Both runs are under way before either ends.
-        assert all(e.wait(60) for e in started.values())
+        ctx = buildsys.current_context()
         if name == "second":
-            assert release_second.wait(60)
-        buildsys.current_context().run(py("pass"))
+            ctx.run(py(WAITS_FOR_GO, ready, go))
+        else:
+            wait_for(ready, timeout=60)  # the second run's command is under way
+            ctx.run(py("pass"))
 
     def execute(name):
-        ex = ParallelExecutor(log_dir=logs / name)
-        results[name] = ex.execute([name], fn)
+        results[name] = ParallelExecutor(log_dir=logs / name).execute([name], fn)
         if name == "first":
             first_done.set()
 
@@ -267,11 +278,14 @@ def test_two_runs_at_once_in_two_threads_each_hold_the_flag(logs, tmp_path, host
     try:
         assert first_done.wait(60), "the first run did not end"
         assert subreaper_flag() == 1, "the first run to end dropped the flag the other needs"
+        assert "second" not in results
     finally:
-        release_second.set()
+        go.write_text("")
         for t in threads:
             t.join(60)
-    assert results["first"].ok and results["second"].ok, results
+    assert results["first"].ok, results["first"]
+    # Its command was not killed with what the first run left behind.
+    assert results["second"].ok, results["second"]
     assert subreaper_flag() == host_flag
 
 

@@ -282,7 +282,9 @@ class ParallelExecutor:
     `max_concurrency` at a time. An exception fails that name (a `BuildFailed`
     keeps its message, code and suggestions); a returned `BuildResult` is used
     as is; anything else counts as success. `cancel()` is thread-safe.
-    Never installs signal handlers.
+    Never installs signal handlers, changes directory or the environment; the
+    child subreaper flag is set only while a run needs it; and when
+    `execute()` returns or raises, nothing its builds started is left running.
 
     Each name's output goes to `<log_dir>/<name>.log` (its `log_path`). Without
     a `log_dir`, every `execute()` gets a directory of its own inside one
