@@ -409,6 +409,108 @@ def test_dependent_of_a_cached_build_runs_once(proj: Project) -> None:
     assert proj.runs() == ["a", "b", "b"]
 
 
+
+# -- what the build is, besides what it reads: cwd, outputs, its program ------------------
+
+
+def _in_directory(name: str, **keys: Any) -> dict[str, Any]:
+    """`sh -c "echo built > out.txt"` in directory NAME, on the inputs `shared/**`."""
+    body = {
+        "platform": "command",
+        "command": ["sh", "-c", "echo built > out.txt"],
+        "cwd": name,
+        "inputs": ["shared/**"],
+        "outputs": [f"{name}/out.txt"],
+    }
+    return {**body, **keys}
+
+
+def test_builds_in_other_directories_never_share_an_entry(proj: Project) -> None:
+    proj.write("shared/data.txt", "the same inputs\n")
+    for name in ("a", "b"):
+        (proj.root / name).mkdir()
+    proj.config({"a": _in_directory("a"), "b": _in_directory("b")})
+    _, first = proj.build("a")
+    assert by_name(first)["a"]["status"] == "succeeded"
+    _, second = proj.build("b")
+    b = by_name(second)["b"]
+    assert b["status"] == "succeeded"
+    assert b["artifacts"] == [str(proj.root / "b" / "out.txt")]
+    assert proj.read("b/out.txt") == "built\n"
+    # Each is then served from its own entry.
+    (proj.root / "a" / "out.txt").unlink()
+    _, third = proj.build()
+    assert {r["name"]: r["status"] for r in third["results"]} == {"a": "cached", "b": "cached"}
+    assert proj.read("a/out.txt") == "built\n"
+
+
+def test_another_cwd_or_other_outputs_miss_saying_so(proj: Project) -> None:
+    proj.write("shared/data.txt", "x\n")
+    for name in ("a", "c"):
+        (proj.root / name).mkdir()
+    proj.config({"a": _in_directory("a")})
+    assert proj.statuses() == {"a": "succeeded"}
+    proj.config({"a": _in_directory("c", outputs=["a/out.txt"])})
+    assert proj.dry_run() == {"a": "will run: cwd changed (a -> c)"}
+    proj.config({"a": _in_directory("a", outputs=["a/out.txt", "a/more.txt"])})
+    assert proj.dry_run() == {"a": "will run: outputs changed"}
+    proj.config({"a": _in_directory("a")})
+    assert proj.dry_run() == {"a": "from the cache"}
+
+
+def test_outputs_unset_is_not_outputs_empty(proj: Project) -> None:
+    """`outputs = []` is cached on its success alone; a build that declares no
+    outputs (and reports no artifacts) is never served from that entry."""
+    proj.write("src/a.txt", "x\n")
+    proj.config({"lint": proj.step("lint", "stamp.txt", "src/a.txt", outputs=[])})
+    assert proj.fresh() == ({"lint": "succeeded"}, ["lint"])
+    assert proj.fresh() == ({"lint": "cached"}, [])
+    undeclared = proj.step("lint", "stamp.txt", "src/a.txt")
+    del undeclared["outputs"]
+    proj.config({"lint": undeclared})
+    assert proj.fresh() == ({"lint": "succeeded"}, ["lint"])
+    assert proj.fresh() == ({"lint": "succeeded"}, ["lint"])
+
+
+def _program(path: Path, says: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"#!/bin/sh\n/bin/mkdir -p out\necho {says} > out/gen.txt\n")
+    path.chmod(0o755)
+    return path
+
+
+def test_the_program_s_content_is_part_of_the_key(proj: Project) -> None:
+    proj.write("src/a.txt", "x\n")
+    tool = _program(proj.root / "tools" / "gen", "v1")
+    build = {"platform": "command", "command": ["tools/gen"], "inputs": ["src/**"]}
+    proj.config({"gen": {**build, "outputs": ["out/gen.txt"]}})
+    assert proj.statuses() == {"gen": "succeeded"}
+    assert proj.statuses() == {"gen": "cached"}
+    _program(tool, "v2")  # the program, not an input, edited
+    assert proj.dry_run() == {"gen": f"will run: toolchain file {tool} changed"}
+    assert proj.statuses() == {"gen": "succeeded"}
+    assert proj.read("out/gen.txt") == "v2\n"
+    _program(tool, "v1")
+    assert proj.statuses() == {"gen": "cached"}
+    assert proj.read("out/gen.txt") == "v1\n"
+
+
+def test_a_program_installed_earlier_on_path_misses(proj: Project, tmp_path: Path) -> None:
+    early, late = tmp_path / "early", tmp_path / "late"
+    early.mkdir()
+    _program(late / "gen", "late")
+    env = {"PATH": f"{early}:{late}:{os.environ['PATH']}"}
+    proj.write("src/a.txt", "x\n")
+    build = {"platform": "command", "command": ["gen"], "inputs": ["src/**"]}
+    proj.config({"gen": {**build, "outputs": ["out/gen.txt"]}})
+    assert proj.statuses(env=env) == {"gen": "succeeded"}
+    assert proj.statuses(env=env) == {"gen": "cached"}
+    _program(early / "gen", "early")
+    assert proj.dry_run(env=env) == {"gen": f"will run: toolchain {late}/gen -> {early}/gen"}
+    assert proj.statuses(env=env) == {"gen": "succeeded"}
+    assert proj.read("out/gen.txt") == "early\n"
+
+
 # -- the probe plugin: builder version, fingerprint, reported artifacts ---------------------
 
 

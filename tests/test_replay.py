@@ -14,15 +14,23 @@ import json
 import os
 import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from _cli_helpers import CLI, CLI_TIMEOUT, Spawned, cli_env, install_plugin, render_toml
+from _cli_helpers import (
+    CLI,
+    CLI_TIMEOUT,
+    Spawned,
+    cli_env,
+    install_plugin,
+    render_toml,
+)
 from buildsys.masking import is_secret_name
-from conftest import py
+from conftest import PRELUDE, py
 
 # Concatenates the files under each directory (or the file) it is given into its
 # output, upper-cased; records that it ran. argv: COUNTER NAME OUT PATH...
@@ -304,7 +312,6 @@ def test_another_command_line_goes_to_the_engine(proj: Project) -> None:
 @pytest.mark.parametrize(
     ("why", "extra", "env", "configure"),
     [
-        ("a secret in the environment", (), {"DEPLOY_TOKEN": "s3cr3t-value"}, None),
         ("a JUnit file", ("--junit-xml", "junit.xml"), {}, None),
         ("a build skipped for its host", (), {}, {"c": {"requires-os": ["windows"]}}),
         ("a build without inputs", (), {}, {"c": {"inputs": None}}),
@@ -431,3 +438,95 @@ def test_a_noop_on_a_terminal_is_replayed_with_the_summary_rich_leaves(proj: Pro
     assert lines[-1] == "buildsys: ok: 2 cached in T"
     shown = set(_timeless_output(engine).splitlines())
     assert [line for line in lines if line not in shown] == []
+
+
+# -- toolchains: a command's program, a third party's fingerprint ---------------------
+
+
+def test_a_command_s_program_edited_goes_to_the_engine(proj: Project) -> None:
+    tool = proj.write("tools/step", f"#!{sys.executable}\n{PRELUDE}{STEP}")
+    tool.chmod(0o755)
+    proj.builds = {
+        "a": {
+            **proj.step("a", "out/a.txt", ["src/a/*.txt"], "src/a"),
+            "command": [str(tool), str(proj.counter), "a", "out/a.txt", "src/a"],
+        }
+    }
+    proj.configure()
+    assert proj.build().ran == ["a"]
+    assert proj.build().replayed
+    tool.write_text(tool.read_text() + "# edited\n")
+    run = proj.build()
+    assert not run.replayed
+    assert run.ran == ["a"]  # the program is the build's toolchain: its key changed
+    assert proj.build().replayed
+
+
+# A third party's builder: copies its input; `fingerprint` and `check` as the
+# variable FINGERPRINT says: "str" (fingerprint(host) returning a string),
+# "vouched" (a Fingerprint naming the tool file), "check-only" (check(), no fingerprint).
+TOOLED = """
+import os
+import shutil
+
+import buildsys
+
+KIND = os.environ["FINGERPRINT"]
+TOOL = os.environ["TOOL_FILE"]
+
+
+class Tooled:
+    name = "tooled"
+
+    def build(self, spec, ctx):
+        os.makedirs(os.path.join(spec.root, "out"), exist_ok=True)
+        shutil.copy(os.path.join(spec.root, "src/a/one.txt"), os.path.join(spec.root, "out/t.txt"))
+
+
+class WithString(Tooled):
+    def fingerprint(self, host):
+        return "tool " + open(TOOL).read().strip()
+
+
+class WithFingerprint(Tooled):
+    def fingerprint(self, host):
+        return buildsys.Fingerprint("tool " + open(TOOL).read().strip(), files=[TOOL])
+
+    def check(self, host):
+        return []
+
+
+class CheckOnly(Tooled):
+    def check(self, host):
+        return []
+
+
+@buildsys.hookimpl
+def buildsys_register_platforms(registry):
+    kinds = {"str": WithString, "vouched": WithFingerprint, "check-only": CheckOnly}
+    registry.add(kinds[KIND]())
+"""
+
+
+@pytest.mark.parametrize(
+    ("kind", "replayed"), [("str", False), ("vouched", True), ("check-only", False)]
+)
+def test_a_third_party_toolchain_is_replayed_when_its_fingerprint_vouches(
+    proj: Project, tmp_path: Path, kind: str, replayed: bool
+) -> None:
+    site = tmp_path / "site"
+    install_plugin(site, "tooled", "1.0", {"tooled": "tooled_plugin"}, {"tooled_plugin": TOOLED})
+    tool = tmp_path / "tool-version"
+    tool.write_text("1.0\n")
+    env = {"PYTHONPATH": str(site), "FINGERPRINT": kind, "TOOL_FILE": str(tool)}
+    proj.builds = {"t": {"platform": "tooled", "inputs": ["src/a/*.txt"], "outputs": ["out/t.txt"]}}
+    proj.configure()
+    assert proj.build(env=env).statuses == {"t": "succeeded"}
+    run = proj.build(env=env)
+    assert run.statuses == {"t": "cached"}
+    assert run.replayed is replayed
+    if replayed:
+        tool.write_text("2.0\n")  # what vouches for the fingerprint changed
+        run = proj.build(env=env)
+        assert not run.replayed
+        assert run.statuses == {"t": "succeeded"}

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .context import BuildContext, CommandResult, current_context
     from .engine import run
     from .errors import BuildFailed, ConfigError, UsageError
+    from .fingerprint import Fingerprint, Program, find_tool
     from .hooks import hookimpl, hookspec
     from .host import Host
     from .probe import Probe, probe
@@ -37,16 +38,19 @@ __all__ = [
     "Config",
     "ConfigError",
     "ExecutionResult",
+    "Fingerprint",
     "Host",
     "Job",
     "ParallelExecutor",
     "PlatformRegistry",
     "Probe",
+    "Program",
     "RunSettings",
     "Status",
     "UsageError",
     "__version__",
     "current_context",
+    "find_tool",
     "hookimpl",
     "hookspec",
     "load_config",
@@ -65,15 +69,18 @@ _WHERE = {
     "Config": "config",
     "ConfigError": "errors",
     "ExecutionResult": "results",
+    "Fingerprint": "fingerprint",
     "Host": "host",
     "Job": "scheduler",
     "ParallelExecutor": "scheduler",
     "PlatformRegistry": "registry",
     "Probe": "probe",
+    "Program": "fingerprint",
     "RunSettings": "config",
     "Status": "results",
     "UsageError": "errors",
     "current_context": "context",
+    "find_tool": "fingerprint",
     "hookimpl": "hooks",
     "hookspec": "hooks",
     "load_config": "config",

@@ -1,11 +1,16 @@
 """The build cache as a run uses it: keys, hits, stores, and why a build missed.
 
 A build's key hashes everything its outputs may depend on: its platform, the
-builder's distribution version and `fingerprint()` (toolchain versions), the
-host OS and architecture, its resolved options, profile and extra args, its
-`env` values, the values of its `key-env` variables, the contents and paths of
-every file its `inputs` match, and the keys of the builds it depends on.
-Variable values are only ever kept as hashes.
+builder's distribution version and `fingerprint()` (toolchain versions, taken
+in the build's environment, and the content digest of any file it names in
+`contents`, such as a `command` build's program), the host OS and
+architecture, its `cwd` (relative to the project) and `outputs` patterns (a
+builder's defaults included; unset is not `[]`), its resolved options,
+profile and extra args, its `env` values, the values of its `key-env`
+variables, the contents and paths of every file its `inputs` match, and the
+keys of the builds it depends on. Two builds that run the same command on the
+same inputs in other directories, or into other outputs, never share an
+entry. Variable values are only ever kept as hashes.
 
 What is never served from the cache, and so never stored: a build with no
 `inputs`; one that declares no `outputs` and whose builder reports no
@@ -29,7 +34,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -41,9 +46,15 @@ from .options import unstructure
 from .results import BuildResult, Status
 from .spec import BuildSpec
 
+if TYPE_CHECKING:
+    from .toolchains import Toolchain
+
 __all__ = ["BuildCache", "Done", "KeyParts", "NotCacheable", "cached_result", "log_note"]
 
-_STATE_VERSION = 1
+# The version of the key's recipe: a new one never serves an old entry. (v2: cwd,
+# outputs and toolchain contents joined the key.)
+_KEY_VERSION = "buildsys-cache-v2"
+_STATE_VERSION = 2
 _NOTHING_TO_STORE = "no outputs declared and the builder reported no artifacts"
 
 
@@ -55,18 +66,26 @@ def _hash_value(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
+def _patterns(value: Iterable[str] | None) -> tuple[str, ...] | None:
+    return None if value is None else tuple(value)
+
+
 @attrs.frozen
 class KeyParts:
     """The ingredients of one build's key, as hashes or plain versions."""
 
     platform: str
     builder: str  # the builder's distribution version
-    toolchain: str  # fingerprint()
+    toolchain: str  # fingerprint()'s text
     host: str
     options: str  # hash of the canonical options, profile and args
     env: Mapping[str, str]  # variable -> hash of its value (env table and key-env)
     inputs: Mapping[str, str]  # relative path -> content digest
     deps: Mapping[str, str]  # dependency -> its key
+    cwd: str = "."  # relative to the project root, POSIX
+    # None: no outputs declared (and no builder default); () is `outputs = []`.
+    outputs: tuple[str, ...] | None = attrs.field(default=None, converter=_patterns)
+    tools: Mapping[str, str] = attrs.field(factory=dict)  # fingerprint contents -> digest
 
     # Derived from the fields above, once: it is asked for several times per build.
     key: str = attrs.field(init=False, eq=False, repr=False)
@@ -76,14 +95,19 @@ class KeyParts:
 
     def _compute_key(self) -> str:
         parts: list[str] = [
-            "buildsys-cache-v1",
+            _KEY_VERSION,
             self.platform,
             self.builder,
             self.toolchain,
             self.host,
             self.options,
+            self.cwd,
         ]
-        for mapping in (self.env, self.inputs, self.deps):
+        if self.outputs is None:
+            parts.append("outputs unset")
+        else:
+            parts.extend(("outputs", str(len(self.outputs)), *self.outputs))
+        for mapping in (self.tools, self.env, self.inputs, self.deps):
             parts.append(str(len(mapping)))
             for name in sorted(mapping):
                 parts.extend((name, mapping[name]))
@@ -115,10 +139,17 @@ def _first_difference(old: KeyParts, new: KeyParts) -> str:
     """The change a person most needs to hear about, in their words."""
     if old.toolchain != new.toolchain:
         return f"toolchain {old.toolchain or '?'} -> {new.toolchain or '?'}"
+    for path in sorted(set(old.tools) | set(new.tools)):
+        if old.tools.get(path) != new.tools.get(path):
+            return f"toolchain file {path} changed"
     if old.builder != new.builder:
         return f"builder {new.platform} {old.builder} -> {new.builder}"
     if old.host != new.host:
         return f"host {old.host} -> {new.host}"
+    if old.cwd != new.cwd:
+        return f"cwd changed ({old.cwd} -> {new.cwd})"
+    if old.outputs != new.outputs:
+        return "outputs changed"
     if old.options != new.options:
         return "options, profile or arguments changed"
     for name in sorted(set(old.env) | set(new.env)):
@@ -214,6 +245,9 @@ class BuildCache:
         self._recorded: dict[str, Any] = {}
         self.host = host
         self.environ = environ
+        self._real_root = os.path.realpath(root)
+        self._cwds: dict[str, str] = {}
+        self._tool_digests: dict[str, str] = {}
         self._keys: dict[str, str] = {}
         # Builds served from or stored in the cache this run: what `replay` records.
         self.done: dict[str, Done] = {}
@@ -222,7 +256,7 @@ class BuildCache:
     # -- keys -----------------------------------------------------------------
 
     def parts(
-        self, spec: BuildSpec, *, builder_version: str, toolchain: Callable[[], str]
+        self, spec: BuildSpec, *, builder_version: str, toolchain: Callable[[], Toolchain]
     ) -> KeyParts:
         """The build's key parts; raises `NotCacheable` saying why there is no key."""
         if not spec.inputs:
@@ -246,16 +280,39 @@ class BuildCache:
         for name in spec.key_env:
             value = self.environ.get(name)
             env[f"key-env:{name}"] = "unset" if value is None else _hash_value(value)
+        tools = toolchain()  # last: it may run the tools, and only keys need it
         return KeyParts(
             platform=spec.platform,
             builder=builder_version,
-            toolchain=toolchain(),  # last: it may run the tools, and only keys need it
+            toolchain=tools.text,
             host=self.host,
             options=_hash_value(options),
             env=env,
             inputs=inputs,
             deps=deps,
+            cwd=self._cwd(spec.cwd),
+            outputs=spec.outputs,
+            tools={path: self._tool_digest(path) for path in tools.contents},
         )
+
+    def _cwd(self, cwd: str) -> str:
+        """The build's directory relative to the project root, as a POSIX path."""
+        found = self._cwds.get(cwd)
+        if found is None:
+            rel = os.path.relpath(os.path.realpath(cwd), self._real_root)
+            found = self._cwds[cwd] = rel.replace(os.sep, "/")
+        return found
+
+    def _tool_digest(self, path: str) -> str:
+        """A toolchain file's content digest, through the stat memo: one stat per run."""
+        found = self._tool_digests.get(path)
+        if found is None:
+            try:
+                found = self.memo.digest(self.root, path)  # `path` is absolute
+            except OSError as exc:
+                found = f"unreadable: {type(exc).__name__}"
+            self._tool_digests[path] = found
+        return found
 
     def remember_key(self, name: str, key: str) -> None:
         """Dependents may now be keyed on this build."""
@@ -324,7 +381,7 @@ class BuildCache:
     # -- serving and storing builds ------------------------------------------------
 
     def key_parts(
-        self, spec: BuildSpec, builder_version: str, toolchain_of: Callable[[str], str]
+        self, spec: BuildSpec, builder_version: str, toolchain_of: Callable[[BuildSpec], Toolchain]
     ) -> KeyParts | None:
         """The build's key parts, or None if it cannot be cached."""
         if not spec.inputs:
@@ -333,7 +390,7 @@ class BuildCache:
             return self.parts(
                 spec,
                 builder_version=builder_version,
-                toolchain=functools.partial(toolchain_of, spec.platform),
+                toolchain=functools.partial(toolchain_of, spec),
             )
         except NotCacheable:
             return None
@@ -379,7 +436,7 @@ class BuildCache:
         specs: Sequence[BuildSpec],
         presets: Mapping[str, BuildResult],
         version_of: Callable[[str], str | None],
-        toolchain_of: Callable[[str], str],
+        toolchain_of: Callable[[BuildSpec], Toolchain],
         log_dir: Path,
     ) -> tuple[dict[str, BuildResult], dict[str, list[str]]]:
         """Before scheduling: every build whose key hits and whose dependencies all hit.
@@ -424,7 +481,7 @@ class BuildCache:
         specs: Sequence[BuildSpec],
         presets: Mapping[str, BuildResult],
         version_of: Callable[[str], str | None],
-        toolchain_of: Callable[[str], str],
+        toolchain_of: Callable[[BuildSpec], Toolchain],
     ) -> dict[str, str]:
         """For --dry-run: per build, "from the cache" or why it will run. Changes nothing."""
         forecast: dict[str, str] = {}
@@ -435,7 +492,7 @@ class BuildCache:
                 parts = self.parts(
                     spec,
                     builder_version=version_of(spec.platform) or "?",
-                    toolchain=functools.partial(toolchain_of, spec.platform),
+                    toolchain=functools.partial(toolchain_of, spec),
                 )
             except NotCacheable as exc:
                 forecast[spec.name] = f"will run: {exc}"

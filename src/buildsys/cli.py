@@ -673,6 +673,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
                 for suggestion in error.suggestions:
                     print(f"      hint: {suggestion}")
         else:
+            # A toolchain missing is what check reports, skip-if-unavailable or not.
+            bad += spec.name in plan.unavailable
             print(f"{spec.name} ({spec.platform}): would be skipped: {preset.reason}")
     print(
         f"{config.display_path}: valid; {len(plan.specs)} builds checked, "

@@ -4,8 +4,9 @@ For a `BuildFailed`, the build's log is matched against the known-error
 catalogues (the project's `buildsys-errors.toml`, then the builder's): a match
 replaces the generic message with the catalogued one, its code, suggestions
 and docs, and keeps the matched lines. The builder's `fingerprint()` (tool
-versions) joins the error's context, and plugins' `buildsys_error_suggestions`
-hooks add theirs. Catalogues and fingerprints are looked up once per platform.
+versions, in the build's environment) joins the error's context, and plugins'
+`buildsys_error_suggestions` hooks add theirs. Catalogues are looked up once
+per platform.
 """
 
 from __future__ import annotations
@@ -19,40 +20,23 @@ from .results import BuildError
 
 if TYPE_CHECKING:
     from .catalogue import Catalogue
-    from .host import Host
     from .plugins import PluginHost
     from .spec import BuildSpec
+    from .toolchains import Toolchains
 
 __all__ = ["Diagnosis"]
 
 
 class Diagnosis:
-    """One run's memo of catalogues and fingerprints; thread-safe."""
+    """One run's memo of catalogues; thread-safe. Fingerprints come from the run's
+    `Toolchains`, taken in each build's environment."""
 
-    def __init__(self, root: Path, plugins: PluginHost, host: Host) -> None:
+    def __init__(self, root: Path, plugins: PluginHost, toolchains: Toolchains) -> None:
         self.root = root
         self.plugins = plugins
-        self.host = host
+        self.toolchains = toolchains
         self._catalogues: dict[str, Catalogue] = {}
-        self._fingerprints: dict[str, str] = {}
         self._lock = threading.Lock()
-
-    def fingerprint(self, platform: str) -> str:
-        """The builder's tool versions (`fingerprint(host)`), or "" without one."""
-        with self._lock:
-            if platform in self._fingerprints:
-                return self._fingerprints[platform]
-        registered = self.plugins.registry.get(platform)
-        fingerprint = getattr(registered.builder, "fingerprint", None) if registered else None
-        text = ""
-        if fingerprint is not None:
-            try:
-                text = str(fingerprint(self.host) or "")
-            except Exception as exc:  # noqa: BLE001 - a report detail must not fail the build
-                text = f"(fingerprint() raised {type(exc).__name__}: {exc})"
-        with self._lock:
-            self._fingerprints[platform] = text
-        return text
 
     def catalogue(self, platform: str) -> Catalogue:
         """Project entries, then the builder's."""
@@ -79,7 +63,7 @@ class Diagnosis:
         """Rewrite `exc` in place: the known error its log matches, tool versions, hints."""
         match = self.catalogue(spec.platform).match_log(log_path)
         if match or exc.code != "BUILD_FAILED":
-            toolchain = self.fingerprint(spec.platform)
+            toolchain = self.toolchains.text(spec)
             if toolchain:
                 exc.context.setdefault("toolchain", toolchain)
         if match is not None:

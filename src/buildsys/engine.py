@@ -42,6 +42,7 @@ from .registry import takes_spec
 from .results import BuildError, BuildResult, ExecutionResult, Status
 from .scheduler import Job, ParallelExecutor
 from .spec import BuildSpec
+from .toolchains import Toolchains
 
 __all__ = ["Plan", "Run", "RunOptions", "run"]
 
@@ -88,6 +89,8 @@ class Plan:
     presets: Mapping[str, BuildResult]
     max_concurrency: int
     strategy: str
+    # Presets skipped for a missing toolchain (`skip-if-unavailable`): `check` counts them.
+    unavailable: frozenset[str] = frozenset()
 
 
 def _result(
@@ -126,7 +129,11 @@ class Run:
         self._cache: BuildCache | None = None
         self._pending_warnings: dict[str, list[str]] = {}
         self._dirs: set[str] = set()
-        self._diagnosis = Diagnosis(config.root, self.plugins, self.host)
+        # Fingerprints in each build's environment, memoised for the run and kept between runs.
+        self.toolchains = Toolchains(
+            self.plugins, self.host, self.environ, config.root / ".buildsys" / "toolchains"
+        )
+        self._diagnosis = Diagnosis(config.root, self.plugins, self.toolchains)
 
     # -- control from other threads ------------------------------------------
 
@@ -190,16 +197,19 @@ class Run:
                     secret_env=build.secret_env,
                 )
             )
+        unavailable: set[str] = set()
         return Plan(
             specs=tuple(specs),
             named=tuple(self.names),
-            presets=self._decide(specs),
+            presets=self._decide(specs, unavailable),
             max_concurrency=opts.max_concurrency or config.run.max_concurrency or usable_cpus(),
             strategy=opts.strategy or config.run.strategy,
+            unavailable=frozenset(unavailable),
         )
 
-    def _decide(self, specs: Sequence[BuildSpec]) -> dict[str, BuildResult]:
-        """Results known before running: wrong OS, broken plugin, missing toolchain."""
+    def _decide(self, specs: Sequence[BuildSpec], unavailable: set[str]) -> dict[str, BuildResult]:
+        """Results known before running: wrong OS, broken plugin, missing toolchain
+        (the names of builds skipped for the last go into `unavailable`)."""
         presets: dict[str, BuildResult] = {}
         checks: dict[str, list[BuildError]] = {}
         for spec in specs:
@@ -232,11 +242,15 @@ class Run:
                 problems = self._prerequisites(spec)
             if problems:
                 presets[spec.name] = self._unavailable(spec, problems)
+                if spec.skip_if_unavailable:
+                    unavailable.add(spec.name)
         return presets
 
     def _prerequisites(self, spec: BuildSpec) -> list[BuildError]:
         registered = self.plugins.registry.get(spec.platform)
-        return registered.build_problems(spec, self.host) if registered is not None else []
+        if registered is None:
+            return []
+        return self.toolchains.call(lambda: registered.build_problems(spec, self.host))
 
     def _unavailable(self, spec: BuildSpec, problems: Sequence[BuildError]) -> BuildResult:
         """A build whose toolchain is missing: skipped if it allows that, else failed."""
@@ -261,7 +275,9 @@ class Run:
         check = getattr(registered.builder, "check", None)
         memo_key = f"{spec.platform}\0{spec.name}" if takes_spec(check) else spec.platform
         if memo_key not in memo:
-            memo[memo_key] = registered.toolchain_problems(self.host, spec)
+            memo[memo_key] = self.toolchains.call(
+                lambda: registered.toolchain_problems(self.host, spec)
+            )
         return memo[memo_key]
 
     # -- masking -------------------------------------------------------------
@@ -387,7 +403,7 @@ class Run:
                             plan.specs,
                             plan.presets,
                             self._version,
-                            self._diagnosis.fingerprint,
+                            self.toolchains.of,
                             state_dir(root) / "logs",
                         )
                         presets.update(served)
@@ -406,6 +422,7 @@ class Run:
             if self._cache is not None:
                 for warning in self._cache.finish():
                     observer.say(f"warning: {warning}")
+            self.toolchains.save()
             self.plugins.call("buildsys_run_finished", result=result)
         return result
 
@@ -435,7 +452,7 @@ class Run:
             return {s.name: "cache off" for s in plan.specs}
         cache = self._open_cache()
         assert cache is not None
-        return cache.forecast(plan.specs, plan.presets, self._version, self._diagnosis.fingerprint)
+        return cache.forecast(plan.specs, plan.presets, self._version, self.toolchains.of)
 
     def _version(self, platform: str) -> str | None:
         registered = self.plugins.registry.get(platform)
@@ -496,7 +513,7 @@ class Run:
             cache = self._cache
             parts = None
             if cache is not None:
-                parts = cache.key_parts(spec, registered.version, self._diagnosis.fingerprint)
+                parts = cache.key_parts(spec, registered.version, self.toolchains.of)
             if cache is not None and parts is not None:
                 hit = cache.serve(spec, parts, started_at, ctx.log_path, ctx.log_note, ctx.attempt)
                 for warning in cache.cache.take_warnings():

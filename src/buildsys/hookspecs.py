@@ -56,9 +56,25 @@ def buildsys_register_platforms(registry: PlatformRegistry) -> None:
       once per platform; declare ``check(host, spec=None)`` to be asked once
       per build instead (``buildsys plugins`` calls it without a spec);
     - ``check_build(spec, host)`` returning ``BuildError`` objects for what
-      one build lacks (a missing program), asked only of a build about to
-      run (not one served from the cache) and by ``buildsys check``;
-    - ``fingerprint(host)``: toolchain versions, part of the cache key;
+      one build lacks (a missing program, the package manager it uses),
+      asked only of a build about to run (not one served from the cache) and
+      by ``buildsys check``;
+    - ``fingerprint(host)``: the versions of the tools a build runs, part of
+      its cache key. ``host.env`` is the environment the build will run with
+      (the run's, with the build's own ``env`` applied: its ``PATH``,
+      ``JAVA_HOME``, ``DEVELOPER_DIR``), and it is asked once per distinct
+      environment; declare ``fingerprint(host, spec=None)`` to be asked once
+      per build instead, when which tools run depends on the build (a web
+      build's package manager). It returns a string, or a
+      ``buildsys.Fingerprint`` (``text``, and the ``files``, ``env`` names
+      and ``contents`` that vouch for it): while those files' stats and
+      those variables' values are unchanged, buildsys reuses it between runs
+      without asking the tools again, and a no-op run of its builds may be
+      replayed. A builder that has ``check()`` is replayed only when its
+      fingerprint is a ``Fingerprint`` whose ``files`` also cover what
+      ``check()`` looks at. ``buildsys.find_tool(name, host.env)`` finds a
+      tool and says what vouches for that lookup; ``buildsys.probe`` answers
+      each question once per run;
     - ``default_inputs`` and ``default_outputs``: patterns relative to the
       build's ``cwd``, used when the build declares none;
     - ``requires_os``: e.g. ``("darwin",)``;
@@ -72,6 +88,9 @@ def buildsys_register_platforms(registry: PlatformRegistry) -> None:
     :param registry: the run's platform registry.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.2
+       ``fingerprint(host, spec=None)``, a ``Fingerprint`` as its result, and
+       ``host.env`` as the build's environment.
     """
 
 

@@ -3,6 +3,10 @@
 Builders' `check()` and `fingerprint()` run before any build exists, so they
 have no `ctx.run`; this is the one way they should run a command: no stdin, a
 timeout, both output streams, never an exception for a missing or hung tool.
+
+During a run, each distinct question (the same argv, environment and timeout)
+is asked once: a thousand builds fingerprinted in one environment run
+`node --version` once (see `_memo`).
 """
 
 from __future__ import annotations
@@ -33,12 +37,24 @@ class Probe:
 def probe(
     argv: Sequence[str], *, env: Mapping[str, str] | None = None, timeout: float = 30.0
 ) -> Probe:
-    """Run `argv` briefly and return what it said; a failure to run is a result, not an error."""
+    """Run `argv` briefly and return what it said; a failure to run is a result, not an error.
+
+    Within a run, the answer to the same `argv` in the same `env` is reused.
+    """
+    from ._memo import memoised, note_probe
+
+    note_probe()
+    argv = list(argv)
+    key = ("probe", tuple(argv), None if env is None else tuple(sorted(env.items())), timeout)
+    return memoised(key, lambda: _ask(argv, env, timeout))
+
+
+def _ask(argv: list[str], env: Mapping[str, str] | None, timeout: float) -> Probe:
     import subprocess  # when a plugin checks its toolchain, not when it is imported
 
     try:
         done = subprocess.run(
-            list(argv),
+            argv,
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,

@@ -43,6 +43,7 @@ __all__ = [
     "ProcessOutcome",
     "StopReason",
     "find_program",
+    "program_candidates",
     "run_process",
 ]
 
@@ -329,20 +330,24 @@ def find_program(name: str, search_path: str, cwd: str | None) -> str | None:
     What `shutil.which` does, without importing shutil (and with it bz2, lzma
     and zlib: 2 ms of every start).
     """
-    if "/" in name:
-        candidates = [name if cwd is None else os.path.join(cwd, name)]  # noqa: PTH118
-    else:
-        candidates = []
-        for directory in search_path.split(os.pathsep):
-            if not os.path.isabs(directory):  # noqa: PTH117 - str in, str out
-                if cwd is None:
-                    break
-                directory = os.path.join(cwd, directory)  # noqa: PTH118
-            candidates.append(os.path.join(directory, name))  # noqa: PTH118
-    for candidate in candidates:
+    for candidate in program_candidates(name, search_path, cwd):
         if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):  # noqa: PTH112
             return candidate
     return None
+
+
+def program_candidates(name: str, search_path: str, cwd: str | None) -> list[str]:
+    """The paths `find_program` tries for `name`, in order."""
+    if "/" in name:
+        return [name if cwd is None else os.path.join(cwd, name)]  # noqa: PTH118
+    candidates = []
+    for directory in search_path.split(os.pathsep):
+        if not os.path.isabs(directory):  # noqa: PTH117 - str in, str out
+            if cwd is None:
+                break
+            directory = os.path.join(cwd, directory)  # noqa: PTH118
+        candidates.append(os.path.join(directory, name))  # noqa: PTH118
+    return candidates
 
 
 _TOKEN_BYTES = _proctree.TOKEN_VAR.encode()

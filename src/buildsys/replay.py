@@ -11,24 +11,31 @@ entry, and its report entry as a `cached` result would have it.
 The next `buildsys build` with the same command line, working directory,
 builds.toml bytes, interpreter, installed distributions (the stat of every
 `sys.path` directory: installing or removing one changes it), the same
-`BUILDSYS_*` variables, secret-named variables and `key-env` values, is
-answered by `replay`, which imports neither the engine nor plugins nor
-attrs. Per build it checks that its patterns still match the same files
-(by the stat of the directories they list, else by globbing again), checks
-each input and output against its recorded stat, hashing the file when the
-stat differs or is racy (`_racy`, as the stat memo does) and comparing
-digests, checks that the cache entry and its blobs are still there, and then
+`BUILDSYS_*` variables, secret-named and `secret-env` variables (by digest:
+a value is never written) and `key-env` values, and the same toolchains (the
+stat facts of every file each build's `Fingerprint` named, and the values of
+the variables it read, such as PATH), is answered by `replay`, which imports
+neither the engine nor plugins nor attrs. Per build it checks that its
+patterns still match the same files (by the stat of the directories they
+list, else by globbing again), checks each input and output against its
+recorded stat, hashing the file when the stat differs or is racy (`_racy`, as
+the stat memo does) and comparing digests, checks that the cache entry and
+its blobs are still there, and then
 reports exactly what the engine's own no-op would: the same progress lines
 and the same JSON report, with `cached` statuses and fresh times. Any
 difference, any doubt, a held project lock or a journal not as expected
 returns None and the normal run takes over, so a replay can only ever be a
 faster way to reach the engine's answer.
 
-Only runs a replay can reproduce are recorded: no `-v`, no
-JUnit file, no warnings or secrets to mask, no build decided before running
-(host skips, toolchain checks), platforms without `check()` or
-`fingerprint()` (a toolchain can change without any file here changing), and
-no third-party plugin observing runs.
+Only runs a replay can reproduce are recorded: no `-v`, no JUnit file, no
+warnings, no build decided before running (host skips, toolchain checks), no
+third-party plugin observing runs, and only platforms whose toolchain can be
+checked by stat: a builder without `check()` or `fingerprint()`, or one whose
+fingerprint is a `buildsys.Fingerprint` (whose files then also cover what its
+`check()` looks at). A string fingerprint, or a `check()` with none, could
+change without any file it names changing. Secrets do not stop a run from
+being recorded: what the journal holds was masked when it was recorded, and
+a secret that changes changes the invocation key.
 """
 
 from __future__ import annotations
@@ -59,7 +66,8 @@ if TYPE_CHECKING:
 
 __all__ = ["invocation_key", "journal_path", "record", "replay"]
 
-_VERSION = 4
+# 5: cache keys hold cwd and outputs (buildcache v2), toolchains are checked, secrets keyed.
+_VERSION = 5
 # Hooks a third-party plugin may implement without making a run unreplayable:
 # neither is called when every build comes from the cache.
 _SILENT_HOOKS = {"buildsys_register_platforms", "buildsys_error_suggestions"}
@@ -77,11 +85,19 @@ def journal_path(root: Path) -> Path:
 
 
 def _hash_value(value: str | None) -> str:
-    import hashlib
+    """A variable's value as the journal keeps it: a digest, never the value.
 
+    blake2b from `_blake2`, which hashlib itself uses: importing hashlib costs
+    2 to 5 ms (OpenSSL), and every replay on a CI runner (GITHUB_TOKEN) or of
+    a project with a fingerprint (PATH) digests something.
+    """
     if value is None:
         return "unset"
-    return hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    try:
+        from _blake2 import blake2b
+    except ImportError:  # pragma: no cover - a Python built without it
+        from hashlib import blake2b
+    return blake2b(value.encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
 
 
 def invocation_key(argv: Sequence[str], config: str, environ: Mapping[str, str]) -> bytes:
@@ -95,8 +111,8 @@ def invocation_key(argv: Sequence[str], config: str, environ: Mapping[str, str])
     from .masking import is_secret_name
 
     variables = sorted(
-        # A secret's value is never kept: a run with one set is not recorded anyway.
-        (name, bool(value) if is_secret_name(name) else value)
+        # A secret's value is never kept: its digest is, so a changed secret is noticed.
+        (name, _hash_value(value) if is_secret_name(name) else value)
         for name, value in environ.items()
         if name.startswith("BUILDSYS_") or name in _RUN_VARS or is_secret_name(name)
     )
@@ -138,8 +154,8 @@ def _unreplayable(
         return "not a command-line run with the cache on, or nothing to build"
     if opts.verbose or opts.junit_xml:
         return "-v or --junit-xml"
-    if plan.presets or not result.ok or result.interrupted or run.warnings or masker:
-        return "a build decided before running, a failure, warnings or secrets"
+    if plan.presets or not result.ok or result.interrupted or run.warnings:
+        return "a build decided before running, a failure or warnings"
     for build in result.results:
         if build.status not in (Status.CACHED, Status.SUCCEEDED) or build.warnings:
             return f"{build.name} {build.status.value} or warned"
@@ -149,8 +165,14 @@ def _unreplayable(
     for spec in plan.specs:
         registered = run.plugins.registry.get(spec.platform)
         builder = registered.builder if registered is not None else None
-        if builder is None or hasattr(builder, "check") or hasattr(builder, "fingerprint"):
-            return f"platform {spec.platform} has a toolchain check or fingerprint"
+        if builder is None:
+            return f"platform {spec.platform} has no builder"
+        if not hasattr(builder, "fingerprint"):
+            if hasattr(builder, "check"):
+                return f"platform {spec.platform} has a check() and no fingerprint() to vouch"
+            continue
+        if not run.toolchains.of(spec).vouched:
+            return f"{spec.name}: its toolchain fingerprint cannot be checked by stat"
     builtin = {info.name for info in run.plugins.plugins if info.builtin}
     for name, plugin in run.plugins.pm.list_name_plugin():
         if name in builtin or name.startswith("buildsys."):
@@ -239,6 +261,14 @@ def record(
                 "entry": _entry_template(reported),
             }
         )
+    tool_files: dict[str, Any] = {}
+    tool_env: dict[str, str] = {}
+    for spec in plan.specs:
+        toolchain = run.toolchains.of(spec)
+        tool_files.update(toolchain.facts or ())
+        for name in toolchain.env:
+            if name not in spec.env:  # a value of builds.toml's: part of the key already
+                tool_env[name] = _hash_value(run.environ.get(name))
     order = {s.name: i for i, s in enumerate(plan.specs)}
     report = execution_to_dict(ExecutionResult(results=()), masker)
     report.update(ok=True, all_completed=True, cached_count=len(builds))
@@ -248,8 +278,13 @@ def record(
         "key_env": {
             name: _hash_value(run.environ.get(name)) for s in plan.specs for name in s.key_env
         },
-        # None of them was set (the run had no secrets): one set now would be masked.
-        "secret_env": sorted({name for s in plan.specs for name in s.secret_env}),
+        # Digests: one set or changed since must be masked (or warned about) anew.
+        "secret_env": {
+            name: _hash_value(run.environ.get(name)) for s in plan.specs for name in s.secret_env
+        },
+        # What vouches for each build's toolchain: stat facts, and the variables it read.
+        "toolchain_files": [[path, found] for path, found in tool_files.items()],
+        "toolchain_env": tool_env,
         "progress": run.options.progress,
         "report_json": run.options.report_json,
         "max_concurrency": plan.max_concurrency,
@@ -631,11 +666,16 @@ def _replay(argv: Sequence[str], started: float) -> int | None:
         environ = os.environ
         if journal["key"] != invocation_key(argv, config, environ):
             return None
-        for name, value in journal["key_env"].items():
-            if _hash_value(environ.get(name)) != value:
-                return None
-        if any(environ.get(name) for name in journal["secret_env"]):
-            return None
+        for variables in (journal["key_env"], journal["secret_env"], journal["toolchain_env"]):
+            for name, value in variables.items():
+                if _hash_value(environ.get(name)) != value:
+                    return None
+        if journal["toolchain_files"]:
+            from ._witness import facts
+
+            for path, found in journal["toolchain_files"]:
+                if facts(path) != found:
+                    return None  # a tool installed, removed or replaced: the engine asks it
         from .lock import try_project_lock
 
         with try_project_lock(root) as locked:

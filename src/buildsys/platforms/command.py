@@ -5,17 +5,24 @@
     command = ["make", "-C", "tools", "all"]
 
 Arguments after `buildsys build NAME -- ARGS` are appended to the command.
+
+Its toolchain is its program: the fingerprint is the path the build's PATH
+resolves it to, and the program's content joins the cache key, so editing a
+script the command runs, or installing another `make` earlier on PATH,
+invalidates the build.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import attrs
 
+from .._memo import memoised
+from ..fingerprint import Fingerprint, Program, find_tool
 from ..hooks import hookimpl
-from ..process import find_program
 from ..results import BuildError
 
 if TYPE_CHECKING:
@@ -57,12 +64,21 @@ class CommandBuilder:
         options: CommandOptions = spec.options
         ctx.run([*options.command, *spec.args])
 
+    def fingerprint(self, host: Host, spec: BuildSpec | None = None) -> Fingerprint:
+        """The program, as the build's PATH resolves it: its path, and its content
+        (the digest of the file its symlinks end at, through the run's stat memo)."""
+        if spec is None:
+            return Fingerprint("")  # each build names its own program
+        options: CommandOptions = spec.options
+        found = find_tool(options.command[0], _build_env(host, spec), cwd=spec.cwd)
+        # One fingerprint per program found: a thousand builds of `sh` share it.
+        return memoised(("command-fingerprint", found), lambda: _program_fingerprint(found))
+
     def check_build(self, spec: BuildSpec, host: Host) -> list[BuildError]:
         """The command's program is its toolchain: it must be found, as it would run."""
         options: CommandOptions = spec.options
         program = options.command[0]
-        search = spec.env.get("PATH", host.env.get("PATH", os.defpath))
-        if _findable(program, search, spec.cwd):
+        if find_tool(program, _build_env(host, spec), cwd=spec.cwd).found:
             return []
         where = "" if "/" in program else " on PATH"
         return [
@@ -78,20 +94,16 @@ class CommandBuilder:
         ]
 
 
-# Programs found, by (program, PATH, cwd): a thousand builds of one tool look once.
-# Only hits are kept, so a tool installed later is still found.
-_FOUND: set[tuple[str, str, str]] = set()
+def _program_fingerprint(found: Program) -> Fingerprint:
+    if found.path is None:
+        return found.fingerprint(f"{found.name}: not found")
+    real = os.path.realpath(found.path)  # its content is the file its symlinks end at
+    return Fingerprint(found.path, files=found.witnesses, env=found.env, contents=(real,))
 
 
-def _findable(program: str, search: str, cwd: str) -> bool:
-    """Whether `program` resolves to an executable file, as exec would find it."""
-    key = (program, search, cwd)
-    if key in _FOUND:
-        return True
-    if find_program(program, search, cwd) is not None:
-        _FOUND.add(key)
-        return True
-    return False
+def _build_env(host: Host, spec: BuildSpec) -> Mapping[str, str]:
+    # The engine's host for a fingerprint has the build's env applied already.
+    return {**host.env, **spec.env} if spec.env else host.env
 
 
 @hookimpl
