@@ -453,3 +453,31 @@ def buildsys_build_finished(build, result):
 def buildsys_run_finished(result):
     raise RuntimeError("observer broke in run_finished")
 """
+
+
+# -- fake toolchains on PATH ------------------------------------------------------------
+
+# A fake node, npm, pnpm, yarn or bun (a shell script: it starts in a millisecond).
+# `--version` prints its version and appends "NAME VERSION" to a calls file, so a
+# test counts the probes; `run SCRIPT` writes dist/index.html in its working
+# directory, as a package.json build script would; anything else does nothing.
+FAKE_WEB_TOOL = """#!/bin/sh
+case "$1" in
+--version) echo "{name} {version}" >> "{calls}"; echo "{version}";;
+run) /bin/mkdir -p dist && echo "built by {name} {version}" > dist/index.html;;
+esac
+"""
+
+
+def fake_web_tool(directory: Path, name: str, version: str, calls: Path) -> Path:
+    """Write (or upgrade, by rewriting it) the fake tool `directory/name`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    path.write_text(FAKE_WEB_TOOL.format(name=name, version=version, calls=calls))
+    path.chmod(0o755)
+    return path
+
+
+def probes(calls: Path) -> list[str]:
+    """The `--version` calls the fake tools recorded, sorted: "node v20.0.0", ..."""
+    return sorted(calls.read_text().splitlines()) if calls.exists() else []

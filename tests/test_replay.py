@@ -26,6 +26,7 @@ from _cli_helpers import (
     CLI_TIMEOUT,
     Spawned,
     cli_env,
+    fake_web_tool,
     install_plugin,
     render_toml,
 )
@@ -440,7 +441,90 @@ def test_a_noop_on_a_terminal_is_replayed_with_the_summary_rich_leaves(proj: Pro
     assert [line for line in lines if line not in shown] == []
 
 
-# -- toolchains: a command's program, a third party's fingerprint ---------------------
+# -- toolchains: web builds with fake tools on PATH, and secrets ------------------------
+
+
+class WebProject(Project):
+    """Two web builds, built by a fake pnpm and fingerprinted with a fake node."""
+
+    def __init__(self, root: Path, tmp_path: Path) -> None:
+        self.tools = tmp_path / "tools"
+        self.calls = tmp_path / "calls.txt"
+        fake_web_tool(self.tools, "node", "v20.0.0", self.calls)
+        fake_web_tool(self.tools, "pnpm", "9.0.0", self.calls)
+        super().__init__(root, tmp_path / "runs.txt")
+        self.builds = {
+            name: {
+                "platform": "web",
+                "cwd": name,
+                "package-manager": "pnpm",
+                "inputs": [f"{name}/package.json"],
+            }
+            for name in ("one", "two")
+        }
+        for name in self.builds:
+            self.write(f"{name}/package.json", json.dumps({"scripts": {"build": "x"}}))
+        self.configure()
+        self.env["PATH"] = f"{self.tools}:{self.env['PATH']}"
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> WebProject:
+    return WebProject(tmp_path / "proj", tmp_path)
+
+
+def test_web_builds_are_replayed_with_a_ci_token_in_the_environment(web: WebProject) -> None:
+    token = {"GITHUB_TOKEN": "ghs_0123456789abcdefghijklmnopqrstuvwxyz"}
+    cold = web.build(env=token)
+    assert cold.statuses == {"one": "succeeded", "two": "succeeded"}
+    replayed = web.build(env=token)
+    assert replayed.replayed
+    assert replayed.statuses == {"one": "cached", "two": "cached"}
+    assert token["GITHUB_TOKEN"].encode() not in web.journal.read_bytes()
+    # Another token (the next CI job's) is another invocation: the engine answers it.
+    other = web.build(env={"GITHUB_TOKEN": "ghs_another-token-of-the-next-job-0000000"})
+    assert not other.replayed
+    assert other.statuses == {"one": "cached", "two": "cached"}
+
+
+def _upgrade_node(web: WebProject) -> None:
+    fake_web_tool(web.tools, "node", "v22.0.0", web.calls)
+
+
+def _node_earlier_on_path(web: WebProject) -> None:
+    early = web.tools.parent / "early"
+    web.env["PATH"] = f"{early}:{web.env['PATH']}"
+    web.build()  # recorded with the empty directory first on PATH
+    fake_web_tool(early, "node", "v23.0.0", web.calls)
+
+
+def _pnpm_removed(web: WebProject) -> None:
+    (web.tools / "pnpm").unlink()
+
+
+def _path_changed(web: WebProject) -> None:
+    web.env["PATH"] = f"{web.env['PATH']}:/nonexistent-dir"
+
+
+TOOLCHAIN_CHANGES = {
+    "a tool upgraded": (_upgrade_node, "succeeded"),
+    "a tool installed earlier on PATH": (_node_earlier_on_path, "succeeded"),
+    "a tool removed": (_pnpm_removed, "failed"),
+    "PATH changed": (_path_changed, "cached"),
+}
+
+
+@pytest.mark.parametrize("change", list(TOOLCHAIN_CHANGES))
+def test_a_toolchain_change_goes_to_the_engine(web: WebProject, change: str) -> None:
+    web.build()
+    assert web.build().replayed
+    make_change, status = TOOLCHAIN_CHANGES[change]
+    make_change(web)
+    run = web.build(rc=1 if status == "failed" else 0)
+    assert not run.replayed
+    assert run.statuses == {"one": status, "two": status}
+    if status != "failed":
+        assert web.build().replayed  # the new toolchain is recorded
 
 
 def test_a_command_s_program_edited_goes_to_the_engine(proj: Project) -> None:

@@ -270,8 +270,8 @@ def test_catalogued_failures(buildsys_project, env, transcript, code, hint, tran
     assert any(s.startswith("docs: https://") for s in error["suggestions"])
     assert error["context"]["matched_lines"]
     assert error["context"]["error"].startswith("gradlew exited with code 1")
-    # fingerprint(): the fake java's `java -version` first line.
-    assert 'openjdk version "17.0.15" 2025-04-15' in error["context"]["toolchain"]
+    # fingerprint(): the fake java's `java -version` first line, then Gradle's version.
+    assert error["context"]["toolchain"].startswith('java: openjdk version "17.0.15" 2025-04-15, ')
     assert code in outcome.stdout
 
 

@@ -275,8 +275,8 @@ def test_catalogued_failures(buildsys_project, env, transcript, code, hint, exit
     assert any(s.startswith("docs: https://") for s in error["suggestions"])
     assert error["context"]["error"].startswith(f"xcodebuild exited with code {exit_code}")
     assert error["context"]["matched_lines"]
-    toolchain = error["context"]["toolchain"]  # fingerprint(): the fake's `xcodebuild -version`
-    assert "Xcode 15.0" in toolchain and "15A240d" in toolchain
+    # fingerprint(): Xcode's version (the fake's `xcodebuild -version`), then the SDK's.
+    assert error["context"]["toolchain"].startswith("Xcode 15.0 Build version 15A240d, ")
 
 
 @pytest.mark.parametrize(

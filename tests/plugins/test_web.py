@@ -36,7 +36,8 @@ from buildsys_plugin_web.builder import (
     script_command,
 )
 
-from buildsys import BuildError, Host
+from _cli_helpers import fake_web_tool, probes
+from buildsys import BuildError, BuildSpec, Host
 
 needs_node = pytest.mark.skipif(
     shutil.which("node") is None or shutil.which("npm") is None,
@@ -304,7 +305,7 @@ def test_missing_node_fails_the_build_with_install_hints(buildsys_project, no_no
     assert outcome.exit_code == 1
     assert outcome.status("site") == "failed"
     codes = [e["code"] for e in outcome.result("site")["errors"]]
-    assert codes == ["WEB_NODE_NOT_FOUND", "WEB_NPM_NOT_FOUND"]
+    assert codes == ["WEB_NODE_NOT_FOUND"]  # its package manager is looked for once node is
     hints = outcome.result("site")["errors"][0]["suggestions"]
     assert any("nodejs.org" in h for h in hints)
     assert any("apt install nodejs npm" in h for h in hints)
@@ -400,10 +401,29 @@ def test_options_defaults_and_validation():
         WebOptions(script=" ")
 
 
-def test_check_lists_missing_tools(tmp_path):
-    problems = WebBuilder().check(Host(env={"PATH": str(tmp_path)}))
-    assert [p.code for p in problems] == ["WEB_NODE_NOT_FOUND", "WEB_NPM_NOT_FOUND"]
+def _spec(tmp_path: Path, **options: str) -> BuildSpec:
+    return BuildSpec(
+        name="site",
+        platform="web",
+        root=str(tmp_path),
+        cwd=str(tmp_path),
+        options=WebOptions(**options),
+    )
+
+
+def test_check_wants_node_and_check_build_the_build_s_package_manager(tmp_path):
+    host = Host(env={"PATH": str(tmp_path)})
+    problems = WebBuilder().check(host)
+    assert [p.code for p in problems] == ["WEB_NODE_NOT_FOUND"]
+    problems += WebBuilder().check_build(_spec(tmp_path), host)
+    problems += WebBuilder().check_build(_spec(tmp_path, package_manager="bun"), host)
+    assert [p.code for p in problems] == [
+        "WEB_NODE_NOT_FOUND",
+        "WEB_NPM_NOT_FOUND",
+        "WEB_PACKAGE_MANAGER_NOT_FOUND",
+    ]
     assert all(isinstance(p, BuildError) and p.suggestions for p in problems)
+    assert problems[2].message == "bun is not installed or not on PATH"
 
 
 def fake_tools(directory: Path, **versions: str) -> None:
@@ -415,19 +435,36 @@ def fake_tools(directory: Path, **versions: str) -> None:
 
 
 @posix_only
-def test_check_passes_and_fingerprint_reads_versions_once_per_path(tmp_path):
-    tools = tmp_path / "bin"
-    fake_tools(tools, node="v20.11.1", npm="10.2.4")
-    host = Host(env={"PATH": str(tools)})
-    builder = WebBuilder()
-    assert builder.check(host) == []
-    assert builder.fingerprint(host) == "node 20.11.1, npm 10.2.4"
-    fake_tools(tools, node="v22.0.0", npm="11.0.0")
-    assert builder.fingerprint(host) == "node 20.11.1, npm 10.2.4"  # cached for this PATH
-    assert WebBuilder().fingerprint(host) == "node 22.0.0, npm 11.0.0"
+def test_fingerprint_names_the_tools_and_what_vouches_for_them(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert builder.fingerprint(Host(env={"PATH": str(empty)})) == "node not found, npm not found"
+    tools = tmp_path / "bin"
+    fake_tools(tools, node="v20.11.1", npm="10.2.4", pnpm="9.1.0")
+    host = Host(env={"PATH": f"{empty}:{tools}"})
+    builder = WebBuilder()
+    assert builder.check(host) == []
+    found = builder.fingerprint(host)
+    assert found.text == "node 20.11.1, npm 10.2.4"
+    # Where each was found, and where it was looked for first (one put there later counts).
+    assert found.files == (
+        str(empty / "node"),
+        str(tools / "node"),
+        str(empty / "npm"),
+        str(tools / "npm"),
+    )
+    assert found.env == ("PATH",)
+    # Outside a run nothing is memoised: an upgrade is seen at once.
+    fake_tools(tools, node="v22.0.0", npm="11.0.0", pnpm="9.1.0")
+    assert builder.fingerprint(host).text == "node 22.0.0, npm 11.0.0"
+    # A build's own package manager, and the lockfiles that chose it.
+    (tmp_path / "pnpm-lock.yaml").write_text("")
+    per_build = builder.fingerprint(host, _spec(tmp_path))
+    assert per_build.text == "node 22.0.0, pnpm 9.1.0"
+    assert str(tmp_path / "pnpm-lock.yaml") in per_build.files
+    assert str(tmp_path / "bun.lock") in per_build.files  # absent, but it would choose bun
+    explicit = builder.fingerprint(host, _spec(tmp_path, package_manager="bun"))
+    assert explicit.text == "node 22.0.0, bun not found"
+    assert str(tmp_path / "pnpm-lock.yaml") not in explicit.files
 
 
 def test_plugin_is_found_through_its_entry_point():
@@ -512,3 +549,119 @@ def test_catalogue_orders_the_real_cause_before_an_engine_warning():
     match = builder_catalogue(WebBuilder()).match_lines(lines)
     assert match is not None
     assert match.entry.code == "WEB_OUT_OF_MEMORY"
+
+
+# -- toolchains: fake node and package managers on PATH ---------------------------------
+
+# A package with nothing to install, built with pnpm (no npm anywhere on PATH).
+PNPM_BUILD = """\
+[builds.{name}]
+platform = "web"
+cwd = "{name}"
+package-manager = "pnpm"
+inputs = ["{name}/package.json"]
+"""
+
+
+def pnpm_project(buildsys_project, *names: str, extra: str = "") -> None:
+    toml = "".join(PNPM_BUILD.format(name=name) for name in names) + extra
+    files = {f"{name}/package.json": package_json({"build": "node build.js"}) for name in names}
+    buildsys_project.write(toml, files)
+
+
+def key_state(buildsys_project) -> dict:
+    """Each build's last stored key parts (versions in clear, the rest hashed)."""
+    return json.loads((buildsys_project.path / ".buildsys" / "cache-state.json").read_text())
+
+
+@posix_only
+def test_a_toolchain_upgrade_misses_saying_which(buildsys_project, tmp_path):
+    tools, calls = tmp_path / "tools", tmp_path / "calls.txt"
+    fake_web_tool(tools, "node", "v20.0.0", calls)
+    fake_web_tool(tools, "pnpm", "9.0.0", calls)
+    env = {"PATH": str(tools)}
+    pnpm_project(buildsys_project, "site")
+    assert buildsys_project.build(env=env).status("site") == "succeeded"
+    assert buildsys_project.build(env=env).status("site") == "cached"
+
+    fake_web_tool(tools, "node", "v22.0.0", calls)  # an upgrade replaces the binary
+    dry = buildsys_project.run("build", "--dry-run", env=env)
+    assert "will run: toolchain node 20.0.0, pnpm 9.0.0 -> node 22.0.0, pnpm 9.0.0" in dry.stdout
+    outcome = buildsys_project.build(env=env)
+    assert outcome.status("site") == "succeeded", outcome.stdout
+    assert "built by pnpm" in (buildsys_project.path / "site/dist/index.html").read_text()
+    assert buildsys_project.build(env=env).status("site") == "cached"
+
+
+@posix_only
+def test_each_tool_is_asked_once_per_environment_and_in_the_build_s_own(
+    buildsys_project, tmp_path
+):
+    tools, old, calls = tmp_path / "tools", tmp_path / "old-node", tmp_path / "calls.txt"
+    fake_web_tool(tools, "node", "v20.0.0", calls)
+    fake_web_tool(tools, "pnpm", "9.0.0", calls)
+    fake_web_tool(old, "node", "v18.0.0", calls)
+    own = f'env = {{ PATH = "{old}:{tools}" }}\n'
+    pnpm_project(buildsys_project, "one", "two", "legacy", extra=own)
+    env = {"PATH": str(tools)}
+    outcome = buildsys_project.build(env=env)
+    assert outcome.exit_code == 0, outcome.stdout
+    state = key_state(buildsys_project)
+    assert state["one"]["toolchain"] == state["two"]["toolchain"] == "node 20.0.0, pnpm 9.0.0"
+    assert state["legacy"]["toolchain"] == "node 18.0.0, pnpm 9.0.0"  # its own PATH's node
+    # one and two share an environment: each tool was asked once for both.
+    assert probes(calls) == ["node v18.0.0", "node v20.0.0", "pnpm 9.0.0", "pnpm 9.0.0"]
+
+    # A no-op through the engine (no replay) asks nothing: the fingerprints were kept.
+    calls.unlink()
+    (buildsys_project.path / ".buildsys" / "replay").unlink()
+    outcome = buildsys_project.build(env=env)
+    assert [outcome.status(n) for n in ("one", "two", "legacy")] == ["cached"] * 3
+    assert probes(calls) == []
+
+    # Upgrading the shared node asks again, once, in the environment that sees it.
+    fake_web_tool(tools, "node", "v22.0.0", calls)
+    outcome = buildsys_project.build(env=env)
+    assert [outcome.status(n) for n in ("one", "two", "legacy")] == [
+        "succeeded",
+        "succeeded",
+        "cached",
+    ]
+    assert probes(calls) == ["node v22.0.0", "pnpm 9.0.0"]
+
+
+@posix_only
+def test_a_pnpm_build_needs_no_npm(buildsys_project, tmp_path):
+    tools, calls = tmp_path / "tools", tmp_path / "calls.txt"
+    fake_web_tool(tools, "node", "v20.0.0", calls)
+    fake_web_tool(tools, "pnpm", "9.0.0", calls)
+    pnpm_project(buildsys_project, "site")
+    check = buildsys_project.run("check", env={"PATH": str(tools)})
+    assert check.exit_code == 0, check.stdout
+    assert "site (web): ready" in check.stdout
+    assert buildsys_project.build(env={"PATH": str(tools)}).status("site") == "succeeded"
+
+
+@posix_only
+def test_a_missing_package_manager_is_a_missing_toolchain_for_check_and_build(
+    buildsys_project, tmp_path
+):
+    tools, calls = tmp_path / "tools", tmp_path / "calls.txt"
+    fake_web_tool(tools, "node", "v20.0.0", calls)  # node, and no bun
+    env = {"PATH": str(tools)}
+    buildsys_project.write(
+        WEB_BUILD + 'package-manager = "bun"\nskip-if-unavailable = true\n', app_files()
+    )
+    check = buildsys_project.run("check", env=env)
+    assert check.exit_code == 1, check.stdout
+    (line,) = [x for x in check.stdout.splitlines() if x.startswith("site (web): ")]
+    assert line.startswith("site (web): would be skipped: toolchain unavailable: ")
+    assert "bun is not installed or not on PATH (install bun: https://bun.sh/" in line
+    assert "1 with toolchain problems" in check.stdout
+
+    outcome = buildsys_project.build(env=env)
+    assert outcome.exit_code == 0, outcome.stdout
+    assert outcome.status("site") == "skipped"
+    reason = outcome.result("site")["reason"]
+    assert reason.startswith("toolchain unavailable: bun is not installed or not on PATH")
+    assert outcome.result("site")["errors"] == []

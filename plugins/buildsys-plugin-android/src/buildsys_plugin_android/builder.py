@@ -22,37 +22,38 @@ local.properties, which Gradle prefers, else ANDROID_HOME or ANDROID_SDK_ROOT),
 and the wrapper (present but not executable, or no Gradle at all), with the
 build's own `env` applied. The Gradle daemon is off when the build's
 environment (`ctx.env`) has CI set, unless `daemon` says otherwise.
+
+`fingerprint(host, spec)` is the JDK's `java -version` and the Gradle version
+(the wrapper's `distributionUrl` in gradle/wrapper/gradle-wrapper.properties,
+else `gradle --version`), with the files and variables that vouch for them and
+for what `check()` looks at: java and gradle on PATH (or JAVA_HOME), the
+wrapper, local.properties and the SDK directory.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import attrs
 
-from buildsys import BuildError, BuildFailed, probe
+from buildsys import BuildError, BuildFailed, Fingerprint, find_tool, probe
 
 if TYPE_CHECKING:
     from buildsys.context import BuildContext
     from buildsys.host import Host
     from buildsys.spec import BuildSpec
 
-__all__ = ["AndroidBuilder", "AndroidOptions", "gradle_task"]
+__all__ = ["AndroidBuilder", "AndroidOptions", "gradle_task", "gradle_version"]
 
 CATALOGUE = Path(__file__).with_name("catalogue.toml")
 FORMATS = ("apk", "aab")
 DOCS = "https://developer.android.com/build/building-cmdline"
 _SDK_DOCS = "https://developer.android.com/tools/variables#envar"
 _FALSE = ("", "0", "false", "no", "off")
-
-
-def _which(name: str, path: str | None) -> str | None:
-    import shutil  # when a toolchain is looked for, not at every buildsys start
-
-    return shutil.which(name, path=path)
 
 
 def _format(value: object) -> str:
@@ -215,7 +216,7 @@ def _java(env: Mapping[str, str]) -> str | None:
     if home:
         candidate = Path(home) / "bin" / "java"
         return str(candidate) if os.access(candidate, os.X_OK) else None
-    return _which("java", env.get("PATH", os.defpath))
+    return find_tool("java", env).path
 
 
 def _sdk(env: Mapping[str, str], cwd: Path | None) -> tuple[str, str] | None:
@@ -308,11 +309,14 @@ class AndroidBuilder:
                 problems.append(BuildError(exc.message, code=exc.code, suggestions=exc.suggestions))
         return problems
 
-    def fingerprint(self, host: Host) -> str:
-        java = _java(host.env)
-        if java is None:
-            return "java: not found"
-        return f"java: {_first_line(_version_output([java, '-version'], host.env))}"
+    def fingerprint(self, host: Host, spec: BuildSpec | None = None) -> Fingerprint:
+        """The JDK and (per build) the Gradle version, in the build's environment."""
+        env: Mapping[str, str] = host.env if spec is None else {**host.env, **spec.env}
+        cwd = Path(spec.cwd) if spec is not None else None
+        parts = [_java_fingerprint(env), _sdk_witnesses(env, cwd)]
+        if cwd is not None:
+            parts.append(_gradle_fingerprint(cwd, env))
+        return Fingerprint.join(*parts)
 
     def build(self, spec: BuildSpec, ctx: BuildContext) -> None:
         options: AndroidOptions = spec.options
@@ -363,7 +367,7 @@ class AndroidBuilder:
                     code="ANDROID_GRADLEW_NOT_EXECUTABLE",
                 )
             return str(wrapper)
-        gradle = _which("gradle", env.get("PATH", os.defpath))
+        gradle = find_tool("gradle", env).path
         if gradle is None:
             raise BuildFailed(
                 f"no Gradle: {cwd} has no gradlew and `gradle` is not on PATH",
@@ -386,6 +390,68 @@ def _sdk_suggestions() -> tuple[str, ...]:
         "`export ANDROID_HOME=$HOME/Library/Android/sdk` (macOS)",
         f"docs: {_SDK_DOCS}",
     )
+
+
+def _java_fingerprint(env: Mapping[str, str]) -> Fingerprint:
+    """`java -version`'s first line, from the java Gradle will use."""
+    home = env.get("JAVA_HOME")
+    if home:
+        java = str(Path(home) / "bin" / "java")
+        lookup = Fingerprint("", files=(java,), env=("JAVA_HOME",))
+        if not os.access(java, os.X_OK):
+            return Fingerprint.join(Fingerprint("java: not found"), lookup)
+    else:
+        found = find_tool("java", env)
+        lookup = Fingerprint.join(found.fingerprint(""), Fingerprint("", env=("JAVA_HOME",)))
+        if found.path is None:
+            return Fingerprint.join(Fingerprint("java: not found"), lookup)
+        java = found.path
+    text = f"java: {_first_line(_version_output([java, '-version'], env))}"
+    return Fingerprint.join(Fingerprint(text), lookup)
+
+
+_DISTRIBUTION = re.compile(r"gradle-(\d[^/]*?)-(?:bin|all)\.zip$")
+
+
+def gradle_version(properties: str) -> str | None:
+    """The Gradle version a wrapper's gradle-wrapper.properties downloads, if it says."""
+    url = _properties_value(properties, "distributionUrl")
+    if url is None:
+        return None
+    found = _DISTRIBUTION.search(url.strip())
+    return found.group(1) if found else url.strip()
+
+
+def _gradle_fingerprint(cwd: Path, env: Mapping[str, str]) -> Fingerprint:
+    """The wrapper's Gradle version (read, never run: a first run downloads it), else
+    `gradle --version` of the gradle on PATH."""
+    wrapper = cwd / "gradlew"
+    properties = cwd / "gradle" / "wrapper" / "gradle-wrapper.properties"
+    files = Fingerprint("", files=(str(wrapper), str(properties)))
+    if wrapper.is_file():
+        try:
+            version = gradle_version(properties.read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            version = None
+        text = f"gradle {version} (wrapper)" if version else "gradle wrapper: version unknown"
+        return Fingerprint.join(Fingerprint(text), files)
+    found = find_tool("gradle", env)
+    if found.path is None:
+        return Fingerprint.join(found.fingerprint("gradle: not found"), files)
+    said = probe([found.path, "--version"], env=env, timeout=120)
+    line = next((x for x in said.output.splitlines() if x.startswith("Gradle ")), "")
+    text = f"gradle {line.removeprefix('Gradle ').strip()}" if line else "gradle: version unknown"
+    return Fingerprint.join(found.fingerprint(text), files)
+
+
+def _sdk_witnesses(env: Mapping[str, str], cwd: Path | None) -> Fingerprint:
+    """What check() reads to find the SDK: no version of its own (the build's Gradle
+    files pin build tools and platforms), but a removed SDK must be noticed."""
+    files = [str(cwd / "local.properties")] if cwd is not None else []
+    found = _sdk(env, cwd)
+    if found is not None:
+        files.append(found[1])
+    return Fingerprint("", files=files, env=("ANDROID_HOME", "ANDROID_SDK_ROOT"))
 
 
 def _version_output(argv: list[str], env: Mapping[str, str]) -> str:

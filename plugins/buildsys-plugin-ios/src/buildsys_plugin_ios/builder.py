@@ -18,18 +18,23 @@
 Derived data goes to `<project>/.buildsys/derived-data/<build name>`, so two
 Xcode builds never share one; archives and exports go beside it under
 `.buildsys/archives/<build name>` and `.buildsys/exports/<build name>`.
+
+`fingerprint(host, spec)` is the Xcode version (`xcodebuild -version`) and the
+version of the SDK the build uses (`xcrun --sdk <sdk> --show-sdk-version`), in
+the build's environment (its DEVELOPER_DIR picks an Xcode), with what vouches
+for them: xcodebuild and xcrun on PATH, and the selected Xcode (DEVELOPER_DIR,
+else xcode-select's choice) with its version.plist.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import attrs
 
-from buildsys import BuildError, probe
+from buildsys import BuildError, Fingerprint, find_tool, probe
 
 if TYPE_CHECKING:
     from buildsys.context import BuildContext
@@ -48,10 +53,8 @@ _XCODE_SUGGESTIONS = (
 )
 
 
-def _which(name: str, path: str | None) -> str | None:
-    import shutil  # when a toolchain is looked for, not at every buildsys start
-
-    return shutil.which(name, path=path)
+# Where `xcode-select --switch` records the selected Xcode.
+_XCODE_SELECT_LINK = "/var/db/xcode_select_link"
 
 
 @attrs.frozen(kw_only=True)
@@ -151,9 +154,7 @@ class IosBuilder:
         several). Without one (`buildsys plugins`), the host's environment.
         """
         env: Mapping[str, str] = host.env if spec is None else {**host.env, **spec.env}
-        path = env.get("PATH", os.defpath)
-        xcodebuild = _which("xcodebuild", path)
-        if xcodebuild is None:
+        if not find_tool("xcodebuild", env).found:
             return [
                 BuildError(
                     "Xcode not found: no `xcodebuild` on PATH",
@@ -178,8 +179,7 @@ class IosBuilder:
                 ]
             text = developer_dir
         else:
-            select = _which("xcode-select", path)
-            code, text = _output([select or "xcode-select", "-p"], env)
+            code, text = _selected(env)
             if code != 0:
                 return [
                     BuildError(
@@ -199,9 +199,21 @@ class IosBuilder:
             ]
         return []
 
-    def fingerprint(self, host: Host) -> str:
-        code, text = _output(["xcodebuild", "-version"], host.env)
-        return " ".join(text.split()) if code == 0 else f"xcodebuild -version failed: {text}"
+    def fingerprint(self, host: Host, spec: BuildSpec | None = None) -> Fingerprint:
+        """Xcode's and (per build) the SDK's versions, in the build's environment."""
+        env: Mapping[str, str] = host.env if spec is None else {**host.env, **spec.env}
+        xcodebuild = find_tool("xcodebuild", env)
+        if xcodebuild.path is None:
+            xcode = xcodebuild.fingerprint("xcodebuild not found")
+        else:
+            code, text = _output([xcodebuild.path, "-version"], env)
+            xcode = xcodebuild.fingerprint(
+                " ".join(text.split()) if code == 0 else f"xcodebuild -version failed: {text}"
+            )
+        parts = [xcode, _selection(env)]
+        if spec is not None:
+            parts.append(_sdk_version(spec.options.sdk, env))
+        return Fingerprint.join(*parts)
 
     def build(self, spec: BuildSpec, ctx: BuildContext) -> None:
         options: IosOptions = spec.options
@@ -236,6 +248,35 @@ class IosBuilder:
         found = [layout.archive] if layout.archive.is_dir() else []
         found += sorted((layout.archive / "dSYMs").glob("*.dSYM"))
         return found + sorted(layout.export.glob("*.ipa"))
+
+
+def _selected(env: Mapping[str, str]) -> tuple[int, str]:
+    """`xcode-select -p`: the exit code and the developer directory it prints."""
+    select = find_tool("xcode-select", env).path
+    return _output([select or "xcode-select", "-p"], env)
+
+
+def _selection(env: Mapping[str, str]) -> Fingerprint:
+    """What chooses the Xcode that runs: DEVELOPER_DIR, else xcode-select's choice."""
+    developer_dir = env.get("DEVELOPER_DIR", "")
+    files: list[str] = []
+    if not developer_dir:
+        select = find_tool("xcode-select", env)
+        files += [*select.witnesses, _XCODE_SELECT_LINK]
+        code, text = _selected(env)
+        developer_dir = text.strip() if code == 0 else ""
+    if developer_dir:
+        files += [developer_dir, str(Path(developer_dir).parent / "version.plist")]
+    return Fingerprint("", files=files, env=("DEVELOPER_DIR", "PATH"))
+
+
+def _sdk_version(sdk: str, env: Mapping[str, str]) -> Fingerprint:
+    xcrun = find_tool("xcrun", env)
+    if xcrun.path is None:
+        return xcrun.fingerprint(f"{sdk} SDK unknown (no xcrun)")
+    code, text = _output([xcrun.path, "--sdk", sdk, "--show-sdk-version"], env)
+    version = text.strip().splitlines()[0] if code == 0 and text.strip() else "unknown"
+    return xcrun.fingerprint(f"{sdk} SDK {version}")
 
 
 def _output(argv: list[str], env: Mapping[str, str]) -> tuple[int, str]:

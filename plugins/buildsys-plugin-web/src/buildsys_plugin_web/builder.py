@@ -8,19 +8,25 @@
     install = "auto"            # auto | always | never
 
 Arguments after `buildsys build web -- ARGS` are passed to the script.
+
+Toolchain: `check(host)` looks for node; `check_build(spec, host)` for the
+package manager that build uses (the `package-manager` option, else the one
+its lockfile names), in the build's environment. `fingerprint(host, spec)` is
+node's version and that package manager's, taken in the build's environment,
+with what vouches for them (where each was found on PATH, and the lockfiles
+that chose the manager), so that a replayed no-op notices a tool upgraded,
+installed earlier on PATH, or a lockfile that now names another manager.
 """
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from buildsys import BuildError, BuildFailed, probe
+from buildsys import BuildError, BuildFailed, Fingerprint, find_tool, probe
 
 if TYPE_CHECKING:
     from buildsys import BuildContext, BuildSpec, Host
@@ -35,6 +41,7 @@ __all__ = [
     "detect_package_manager",
     "install_command",
     "install_reason",
+    "package_manager_of",
     "script_command",
 ]
 
@@ -76,12 +83,6 @@ _INSTALL_HINTS = {
     ],
     "bun": ["install bun: https://bun.sh/docs/installation"],
 }
-
-
-def _which(name: str, path: str | None) -> str | None:
-    import shutil  # when a toolchain is looked for, not at every buildsys start
-
-    return shutil.which(name, path=path)
 
 
 def _one_of(allowed: Sequence[str]) -> Callable[[Any], str]:
@@ -255,8 +256,27 @@ def missing_script(script: str, scripts: Mapping[str, Any], path: Path) -> Build
     )
 
 
-def _search_path(env: Mapping[str, str]) -> str | None:
-    return env.get("PATH", os.environ.get("PATH"))
+def package_manager_of(spec: BuildSpec) -> tuple[str, Path | None, list[Path]]:
+    """(package manager, its lockfile, every lockfile found) for a build, as `build()` decides."""
+    options: WebOptions = spec.options
+    cwd = Path(spec.cwd)
+    if options.package_manager == "auto":
+        return detect_package_manager(cwd)
+    lockfile = lockfile_for(options.package_manager, cwd)
+    return options.package_manager, lockfile, [lockfile] if lockfile else []
+
+
+def _build_env(host: Host, spec: BuildSpec | None) -> Mapping[str, str]:
+    return {**host.env, **spec.env} if spec is not None and spec.env else host.env
+
+
+def _missing(tool: str, code: str, path: str) -> BuildError:
+    return BuildError(
+        f"{tool} is not installed or not on PATH",
+        code=code,
+        suggestions=_INSTALL_HINTS.get(tool, ()),
+        context={"PATH": path},
+    )
 
 
 # -- the builder -----------------------------------------------------------------
@@ -265,8 +285,8 @@ def _search_path(env: Mapping[str, str]) -> str | None:
 class WebBuilder:
     """Installs dependencies when needed, then runs a package.json script.
 
-    Thread-safe: a build's state lives in local variables; the only shared
-    state is the fingerprint cache, guarded by a lock.
+    Stateless, so thread-safe: a build's state lives in local variables (and
+    tool versions are asked once per run and environment by `buildsys.probe`).
 
     `default_outputs` speak of the package: the engine takes a builder's
     defaults relative to the build's cwd (`cwd = "web"` gives `web/dist/**`
@@ -280,39 +300,38 @@ class WebBuilder:
     default_outputs = ("dist/**", "build/**")
     catalogue = CATALOGUE
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._fingerprints: dict[str | None, str] = {}
-
     # toolchain -------------------------------------------------------------
 
     def check(self, host: Host) -> list[BuildError]:
-        path = _search_path(host.env)
-        problems = []
-        for tool, code in (("node", "WEB_NODE_NOT_FOUND"), ("npm", "WEB_NPM_NOT_FOUND")):
-            if _which(tool, path) is None:
-                problems.append(
-                    BuildError(
-                        f"{tool} is not installed or not on PATH",
-                        code=code,
-                        suggestions=_INSTALL_HINTS[tool],
-                        context={"PATH": path or ""},
-                    )
-                )
-        return problems
+        """Node.js, which every web build needs (its package manager: `check_build`)."""
+        if find_tool("node", host.env).found:
+            return []
+        return [_missing("node", "WEB_NODE_NOT_FOUND", host.env.get("PATH", ""))]
 
-    def fingerprint(self, host: Host) -> str:
-        path = _search_path(host.env)
-        with self._lock:
-            cached = self._fingerprints.get(path)
-        if cached is not None:
-            return cached
-        text = ", ".join(
-            f"{tool} {_tool_version(tool, path, host.env)}" for tool in ("node", "npm")
+    def check_build(self, spec: BuildSpec, host: Host) -> list[BuildError]:
+        """The package manager this build uses, on its PATH (a pnpm build needs no npm)."""
+        env = _build_env(host, spec)
+        manager, _, _ = package_manager_of(spec)
+        if find_tool(manager, env).found:
+            return []
+        code = "WEB_NPM_NOT_FOUND" if manager == "npm" else "WEB_PACKAGE_MANAGER_NOT_FOUND"
+        return [_missing(manager, code, env.get("PATH", ""))]
+
+    def fingerprint(self, host: Host, spec: BuildSpec | None = None) -> Fingerprint:
+        """node's and the build's package manager's versions (npm without a build)."""
+        env = _build_env(host, spec)
+        lockfiles: tuple[Path, ...] = ()
+        manager = "npm"
+        if spec is not None:
+            manager = package_manager_of(spec)[0]
+            if spec.options.package_manager == "auto":
+                # Which lockfiles exist chose the manager: each one vouches, present or not.
+                lockfiles = tuple(Path(spec.cwd) / name for name, _ in LOCKFILES)
+        return Fingerprint.join(
+            _tool_version("node", env),
+            _tool_version(manager, env),
+            Fingerprint("", files=[str(p) for p in lockfiles]),
         )
-        with self._lock:
-            self._fingerprints[path] = text
-        return text
 
     # build -------------------------------------------------------------------
 
@@ -326,18 +345,14 @@ class WebBuilder:
         if options.script not in scripts:
             raise missing_script(options.script, scripts, cwd / "package.json")
 
-        if options.package_manager == "auto":
-            manager, lockfile, lockfiles = detect_package_manager(cwd)
-            if len(lockfiles) > 1:
-                ctx.warn(
-                    f"several lockfiles in {cwd}: {', '.join(p.name for p in lockfiles)}; "
-                    f"using {manager} (from {lockfiles[0].name}). Delete the stale ones, "
-                    "or set `package-manager` in builds.toml"
-                )
-        else:
-            manager = options.package_manager
-            lockfile = lockfile_for(manager, cwd)
-        program = self._program(manager, spec)
+        manager, lockfile, lockfiles = package_manager_of(spec)
+        if options.package_manager == "auto" and len(lockfiles) > 1:
+            ctx.warn(
+                f"several lockfiles in {cwd}: {', '.join(p.name for p in lockfiles)}; "
+                f"using {manager} (from {lockfiles[0].name}). Delete the stale ones, "
+                "or set `package-manager` in builds.toml"
+            )
+        program = self._program(manager, ctx.env)
 
         reason = install_reason(options.install, cwd, lockfile, package)
         if reason is not None:
@@ -347,15 +362,16 @@ class WebBuilder:
         argv = script_command(manager, options.script, spec.args)
         self._run(ctx, [program, *argv[1:]], "WEB_SCRIPT_FAILED", f"script {options.script!r}")
 
-    def _program(self, manager: str, spec: BuildSpec) -> str:
-        path = _search_path(spec.env)
-        program = _which(manager, path)
+    @staticmethod
+    def _program(manager: str, env: Mapping[str, str]) -> str:
+        """The package manager on the build's own PATH (its `env` applied)."""
+        program = find_tool(manager, env).path
         if program is None:
             raise BuildFailed(
                 f"{manager} is not installed or not on PATH",
                 suggestions=_INSTALL_HINTS.get(manager, []),
                 code="WEB_PACKAGE_MANAGER_NOT_FOUND",
-                context={"package_manager": manager, "PATH": path or ""},
+                context={"package_manager": manager, "PATH": env.get("PATH", "")},
             )
         return program
 
@@ -384,11 +400,12 @@ class WebBuilder:
             ) from exc
 
 
-def _tool_version(tool: str, path: str | None, env: Mapping[str, str]) -> str:
-    program = _which(tool, path)
-    if program is None:
-        return "not found"
-    said = probe([program, "--version"], env=env, timeout=15)
+def _tool_version(tool: str, env: Mapping[str, str]) -> Fingerprint:
+    """`tool`'s version (`node 20.11.1`), vouched for by where it was found."""
+    found = find_tool(tool, env)
+    if found.path is None:
+        return found.fingerprint(f"{tool} not found")
+    said = probe([found.path, "--version"], env=env, timeout=15)
     if not said.ok or not said.first_line:
-        return f"unknown (exit {said.returncode})"
-    return said.first_line.removeprefix("v")
+        return found.fingerprint(f"{tool} unknown (exit {said.returncode})")
+    return found.fingerprint(f"{tool} {said.first_line.removeprefix('v')}")
