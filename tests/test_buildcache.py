@@ -409,7 +409,6 @@ def test_dependent_of_a_cached_build_runs_once(proj: Project) -> None:
     assert proj.runs() == ["a", "b", "b"]
 
 
-
 # -- what the build is, besides what it reads: cwd, outputs, its program ------------------
 
 

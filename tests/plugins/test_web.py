@@ -594,9 +594,7 @@ def test_a_toolchain_upgrade_misses_saying_which(buildsys_project, tmp_path):
 
 
 @posix_only
-def test_each_tool_is_asked_once_per_environment_and_in_the_build_s_own(
-    buildsys_project, tmp_path
-):
+def test_each_tool_is_asked_once_per_environment_and_in_the_build_s_own(buildsys_project, tmp_path):
     tools, old, calls = tmp_path / "tools", tmp_path / "old-node", tmp_path / "calls.txt"
     fake_web_tool(tools, "node", "v20.0.0", calls)
     fake_web_tool(tools, "pnpm", "9.0.0", calls)
