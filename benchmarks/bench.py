@@ -40,6 +40,9 @@ Workloads
     with explicit inputs and outputs, ``make -r`` with real file targets
     (mtime based), and doit, when installed, with ``file_dep``/``targets``
     (md5, computed when a file's mtime changed; ``doit -n 2 -P thread``).
+    The project is a git work tree (a ``.git`` directory) whose ``.gitignore``
+    leaves out ``out/`` and a ``node_modules/`` of 1000 files, so that
+    buildsys's inputs are filtered by git's rules, as by default.
     Each round, in a fresh copy per tool: a cold build (timed;
     buildsys also cold with ``--no-cache`` in another fresh copy, and the
     difference is the cost of hashing and storing), then the 1st no-op
@@ -121,6 +124,11 @@ LIST_BUILDS = 100
 NOOP_BUILDS = 1000
 NOOP_INPUTS = ("a", "b", "c", "d", "e")
 NOOP_JOBS = 2
+# The noop project is a git work tree whose .gitignore leaves out `out/` and a
+# `node_modules/` of this many packages of NOOP_PACKAGE_FILES files, so that
+# buildsys's figures are taken with its git filtering of inputs on.
+NOOP_PACKAGES = 50
+NOOP_PACKAGE_FILES = 20
 NOOP_RUNS = 3  # no-op rebuilds per round after the 1st one (the other phases: one run each)
 DOIT_NOOP_MS = 175.0  # issue 4's figure (md5 with an mtime check), used when doit is absent
 ORCHESTRATOR_IMPORTS = "import subprocess, argparse, tomllib, threading, json"
@@ -637,6 +645,14 @@ def write_noop_project(directory: Path, tool: str) -> None:
     """A fresh copy of the workload: its inputs, ``out/`` and ``tool``'s build file."""
     names = noop_names()
     (directory / "out").mkdir(parents=True)
+    (directory / ".git" / "info").mkdir(parents=True)  # all git needs to see a work tree here
+    (directory / ".git" / "info" / "exclude").write_text("# nothing excluded\n")
+    (directory / ".gitignore").write_text("out/\nnode_modules/\n")
+    for package in range(NOOP_PACKAGES):
+        folder = directory / "node_modules" / f"p{package:02d}"
+        folder.mkdir(parents=True)
+        for index in range(NOOP_PACKAGE_FILES):
+            (folder / f"f{index:02d}.js").write_text("module.exports = 1;\n")
     for name in names:
         folder = directory / "src" / name
         folder.mkdir(parents=True)

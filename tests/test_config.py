@@ -774,3 +774,71 @@ def test_config_errors_mask_secrets_for_library_callers_too(tmp_path, monkeypatc
     secrets = ("caller-credential-1234", "ghp_caller_token_5678", "file-secret-9012")
     for secret in (*secrets, "another-file-secret-3456"):  # one name, two values: both
         assert secret not in text
+
+
+# -- patterns as gitignore reads them ------------------------------------------------------------
+
+
+def test_inputs_respect_gitignore_is_on_unless_turned_off(tmp_path):
+    assert load(tmp_path, APP).run.inputs_respect_gitignore is True
+    config = load(tmp_path, "[run]\ninputs-respect-gitignore = false\n" + APP)
+    assert config.run.inputs_respect_gitignore is False
+    found = problems(tmp_path, '[run]\ninputs-respect-gitignore = "no"\n' + APP)
+    assert [(p.key, p.message) for p in found] == [
+        ("inputs-respect-gitignore", "expected true or false, got the string 'no'")
+    ]
+    (typo,) = problems(tmp_path, "[run]\ninput-respect-gitignore = true\n" + APP)
+    assert "did you mean 'inputs-respect-gitignore'?" in typo.message
+
+
+def test_anchored_and_dotted_patterns_are_inside_the_project(tmp_path):
+    config = load(
+        tmp_path,
+        APP
+        + """
+        inputs = ["/pnpm-lock.yaml", "./src/**", "!./src/*.test.ts"]
+        outputs = ["/dist/**"]
+        """,
+    )
+    assert config.get("app").inputs == ("/pnpm-lock.yaml", "./src/**", "!./src/*.test.ts")
+    assert config.get("app").outputs == ("/dist/**",)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [("/dist/**", "./dist/app/**"), ("./out/x.txt", "out/x.txt"), ("/gen", "gen/a.js")],
+)
+def test_outputs_overlap_however_they_are_written(tmp_path, a, b):
+    found = problems(
+        tmp_path,
+        f"""
+        [builds.a]
+        platform = "command"
+        command = ["true"]
+        outputs = ["{a}"]
+
+        [builds.b]
+        platform = "command"
+        command = ["true"]
+        outputs = ["{b}"]
+        """,
+    )
+    assert [(p.build, p.key) for p in found] == [("b", "outputs")]
+    assert f"outputs {b!r} overlap outputs {a!r} of build 'a'" in found[0].message
+
+
+def test_anchored_outputs_apart_do_not_overlap(tmp_path):
+    load(
+        tmp_path,
+        """
+        [builds.a]
+        platform = "command"
+        command = ["true"]
+        outputs = ["/dist/a/**"]
+
+        [builds.b]
+        platform = "command"
+        command = ["true"]
+        outputs = ["./dist/b/**", "!/dist/a/**"]
+        """,
+    )

@@ -614,3 +614,65 @@ def test_a_third_party_toolchain_is_replayed_when_its_fingerprint_vouches(
         run = proj.build(env=env)
         assert not run.replayed
         assert run.statuses == {"t": "succeeded"}
+
+
+# -- git's ignore rules ---------------------------------------------------------------------
+
+
+def _in_a_work_tree(proj: Project, gitignore: str, exclude: str = "") -> None:
+    (proj.root / ".git" / "info").mkdir(parents=True)
+    proj.write(".git/info/exclude", exclude)
+    proj.write(".gitignore", gitignore)
+    proj.write("src/a/extra.txt", "extra\n")
+
+
+def test_a_noop_in_a_git_work_tree_is_replayed(proj: Project) -> None:
+    _in_a_work_tree(proj, "extra.txt\n")
+    cold = proj.build()
+    assert cold.ran == ["a", "b"]
+    run = proj.build()
+    assert run.replayed
+    assert run.statuses == {"a": "cached", "b": "cached"}
+
+
+IGNORE_EDITS = {
+    # where extra.txt is ignored: (.gitignore, info/exclude); then what is edited
+    "the .gitignore no longer ignores it": ("extra.txt\n", "", ".gitignore", "# none\n"),
+    "info/exclude no longer ignores it": ("", "extra.txt\n", ".git/info/exclude", ""),
+    "a new .gitignore below re-includes it": (
+        "extra.txt\n",
+        "",
+        "src/a/.gitignore",
+        "!extra.txt\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("edit", list(IGNORE_EDITS))
+def test_an_ignore_edit_that_makes_a_file_an_input_goes_to_the_engine(
+    proj: Project, edit: str
+) -> None:
+    """extra.txt is ignored, so not an input of `a`; once git no longer ignores it,
+    `a`'s inputs differ: the run is not replayed, and `a` builds again."""
+    gitignore, exclude, edited, text = IGNORE_EDITS[edit]
+    _in_a_work_tree(proj, gitignore, exclude)
+    proj.build()
+    proj.backdate()
+    assert proj.build().replayed
+    proj.write(edited, text)
+    run = proj.build()
+    assert not run.replayed
+    assert run.statuses["a"] == "succeeded"
+    assert "a" in run.ran
+    assert proj.build().replayed  # ...which records the new rules
+
+
+def test_a_new_gitignore_that_leaves_an_input_out_goes_to_the_engine(proj: Project) -> None:
+    _in_a_work_tree(proj, "extra.txt\n")
+    proj.build()
+    proj.backdate()
+    assert proj.build().replayed
+    proj.write("src/b/.gitignore", "three.txt\n")  # src/b's only input: no longer one
+    run = proj.build()
+    assert not run.replayed
+    assert run.statuses["b"] == "succeeded"

@@ -43,6 +43,7 @@ from .cache import Cache, CacheMiss, Manifest
 from .graph import dependency_order
 from .hashing import StatMemo, combine, hash_inputs
 from .options import unstructure
+from .patterns import FileTree
 from .results import BuildResult, Status
 from .spec import BuildSpec
 
@@ -235,8 +236,11 @@ class BuildCache:
         max_size: int | None,
         host: str,
         environ: Mapping[str, str],
+        tree: FileTree | None = None,
     ) -> None:
         self.root = root
+        # Where `inputs` are walked: the run's, shared by every build (default: no git rules).
+        self.tree = tree if tree is not None else FileTree(root)
         self.cache = Cache(directory, max_size=max_size)
         self.memo = StatMemo.load(state_dir / "stat-memo")
         # Each build's last key parts (hashes only), so --dry-run can say what changed.
@@ -268,7 +272,7 @@ class BuildCache:
                     raise NotCacheable(f"dependency {dep} cannot be cached")
                 deps[dep] = self._keys[dep]
         try:
-            inputs = dict(hash_inputs(self.root, spec.inputs, self.memo))
+            inputs = dict(hash_inputs(self.root, spec.inputs, self.memo, self.tree))
         except OSError as exc:
             raise NotCacheable(f"cannot read its inputs ({exc})") from None
         options = json.dumps(
@@ -357,7 +361,7 @@ class BuildCache:
         if spec.outputs is None and not files:
             return _NOTHING_TO_STORE
         try:
-            after = dict(hash_inputs(self.root, spec.inputs or (), self.memo))
+            after = dict(hash_inputs(self.root, spec.inputs or (), self.memo, self.tree))
         except OSError as exc:
             return f"cannot re-read its inputs ({exc})"
         if after != dict(parts.inputs):

@@ -328,12 +328,13 @@ def _cmd_build(args: argparse.Namespace) -> int:
     run = Run(config, args.names, options, plugins)
     plan = run.plan()
     if args.dry_run:
-        _print_plan(plan, run.cache_forecast(plan))
+        forecast = run.cache_forecast(plan)
+        _print_plan(plan, forecast, {s.name: run.input_warnings(s) for s in plan.specs})
         return EXIT_OK
     return _execute_with_signals(run, plan, standalone=args.standalone)
 
 
-def _print_plan(plan: Any, forecast: dict[str, str]) -> None:
+def _print_plan(plan: Any, forecast: dict[str, str], warnings: dict[str, list[str]]) -> None:
     print(
         f"plan: {len(plan.specs)} builds, up to {plan.max_concurrency} at a time, "
         f"strategy {plan.strategy}"
@@ -351,6 +352,8 @@ def _print_plan(plan: Any, forecast: dict[str, str]) -> None:
             what = f"would fail: {preset.errors[0].message if preset.errors else ''}"
         deps = f" after {', '.join(spec.depends_on)}" if spec.depends_on else ""
         print(f"  {spec.name} ({spec.platform}){deps}: {what}")
+        for warning in warnings.get(spec.name, ()):
+            print(f"    warning: {warning}")
 
 
 def _blocked_by_presets(plan: Any) -> dict[str, str]:
@@ -663,6 +666,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     bad = 0
     for spec in plan.specs:
         preset = plan.presets.get(spec.name)
+        warnings = run.input_warnings(spec)
         if preset is None:
             print(f"{spec.name} ({spec.platform}): ready")
         elif preset.status is Status.FAILED:
@@ -676,6 +680,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
             # A toolchain missing is what check reports, skip-if-unavailable or not.
             bad += spec.name in plan.unavailable
             print(f"{spec.name} ({spec.platform}): would be skipped: {preset.reason}")
+        for warning in warnings:
+            print(f"    warning: {warning}")
     print(
         f"{config.display_path}: valid; {len(plan.specs)} builds checked, "
         f"{bad} with toolchain problems"

@@ -89,6 +89,20 @@ def _str_list(value: Any, what: str = "strings") -> tuple[str, ...]:
     return tuple(value)
 
 
+def _patterns(value: Any) -> tuple[str, ...]:
+    from .patterns import pattern_problem
+
+    patterns = _str_list(value, "patterns")
+    messages = [
+        f"pattern {pattern!r} {problem}"
+        for pattern in patterns
+        if (problem := pattern_problem(pattern)) is not None
+    ]
+    if messages:  # each of them, as unknown `depends-on` names are
+        raise _Invalid(*messages)
+    return patterns
+
+
 def _bool(value: Any) -> bool:
     if not isinstance(value, bool):
         raise _Invalid(f"expected true or false, got {describe(value)}")
@@ -188,8 +202,8 @@ BUILD_KEYS: dict[str, Callable[[Any], Any]] = {
     "env": _env_table,
     "key-env": _env_names,
     "secret-env": _env_names,
-    "inputs": lambda v: _str_list(v, "patterns"),
-    "outputs": lambda v: _str_list(v, "patterns"),
+    "inputs": _patterns,
+    "outputs": _patterns,
     "requires-os": _os_list,
     "skip-if-unavailable": _bool,
     "tags": _str_list,
@@ -222,6 +236,7 @@ RUN_KEYS: dict[str, Callable[[Any], Any]] = {
     "cache": _bool,
     "cache-dir": _str,
     "cache-max-size": _size,
+    "inputs-respect-gitignore": _bool,
 }
 _ALL_BUILD_KEYS = [*BUILD_KEYS, "profiles"]
 
@@ -238,6 +253,8 @@ class RunSettings:
     cache: bool = True
     cache_dir: str | None = None  # default: .buildsys/cache; may be shared between projects
     cache_max_size: int | None = None  # bytes; least recently used entries go first
+    # Inside a git work tree, `inputs` leave out what git ignores (see _gitignore).
+    inputs_respect_gitignore: bool = True
 
 
 def _frozen(value: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -802,14 +819,19 @@ class _Loader:
                     build=None if merged["cwd"][1][0] == "defaults" else name,
                     key="cwd",
                 )
+        project = str(root.resolve())
         for key in ("inputs", "outputs"):
             for pattern in values.get(key) or ():
                 body = pattern[1:] if pattern.startswith("!") else pattern
-                normal = posixpath.normpath(body)
-                if body.startswith("/") or normal == ".." or normal.startswith("../"):
+                # `/x` is anchored at the project; the project's own absolute path
+                # written out is a mistake, not a directory inside it.
+                if body.startswith(project + "/") or body.startswith(str(root) + "/"):
+                    where = project if body.startswith(project + "/") else str(root)
+                    relative = ("!" if pattern.startswith("!") else "") + body[len(where) + 1 :]
                     self.problem(
-                        f"pattern {pattern!r} points outside the project; patterns are "
-                        "relative to the directory holding builds.toml",
+                        f"pattern {pattern!r} is an absolute path; patterns are relative to "
+                        "the directory holding builds.toml, and a leading '/' means that "
+                        f"directory (did you mean {relative!r}?)",
                         at=merged[key][1],
                         build=None if merged[key][1][0] == "defaults" else name,
                         key=key,
@@ -868,31 +890,37 @@ class _Loader:
         # holds the other's, so each pattern is compared only with earlier
         # ones filed under an ancestor of its prefix (`exact`) or under its
         # prefix or a descendant of it (`below`), not with every other.
-        # Each entry: the build, the pattern as compared, the pattern as written.
-        exact: dict[tuple[str, ...], list[tuple[BuildConfig, str, str]]] = {}
-        below: dict[tuple[str, ...], list[tuple[BuildConfig, str, str]]] = {}
+        # Each entry: the build, the pattern as compared, as read (`normalise`: `./x`
+        # is `x`, `/x` is anchored), and as written (for the message).
+        from .patterns import normalise
+
+        Entry = tuple[BuildConfig, str, str, str]
+        exact: dict[tuple[str, ...], list[Entry]] = {}
+        below: dict[tuple[str, ...], list[Entry]] = {}
+        read_outputs = {b.name: [normalise(p) for p in b.outputs or ()] for b in builds}
         for build in builds:
-            mine: list[tuple[tuple[str, ...], str, str]] = []
-            for written in build.outputs or ():
-                if written.startswith("!"):
+            mine: list[tuple[tuple[str, ...], str, str, str]] = []
+            outputs = read_outputs[build.name]
+            for written, read in zip(build.outputs or (), outputs, strict=True):
+                if read.startswith("!"):
                     continue
                 # As gitignore reads it: `app.js` or `dist` without a slash is at any depth.
-                pattern = f"**/{written}" if _floats(written) else written
+                pattern = f"**/{read}" if _floats(read) else read
                 prefix = tuple(_literal_prefix(pattern)[0])
                 candidates = [
                     *(e for end in range(len(prefix)) for e in exact.get(prefix[:end], ())),
                     *below.get(prefix, ()),
                 ]
-                for other, other_pattern, other_written in candidates:
+                for other, other_pattern, other_read, other_written in candidates:
                     if (
                         other.name != build.name
                         and (
-                            _floating_overlap(written, other_written)
-                            if _floats(written) or _floats(other_written)
+                            _floating_overlap(read, other_read)
+                            if _floats(read) or _floats(other_read)
                             else _patterns_overlap(pattern, other_pattern)
                         )
-                        and not _leaves_out(build.outputs or (), other_written)
-                        and not _leaves_out(other.outputs or (), written)
+                        and not _leaves_out(outputs, other_read)
+                        and not _leaves_out(read_outputs[other.name], read)
                     ):
                         self.problem(
                             f"outputs {written!r} overlap outputs {other_written!r} of build "
@@ -901,11 +929,12 @@ class _Loader:
                             build=build.name,
                             key="outputs",
                         )
-                mine.append((prefix, pattern, written))
-            for prefix, pattern, written in mine:
-                exact.setdefault(prefix, []).append((build, pattern, written))
+                mine.append((prefix, pattern, read, written))
+            for prefix, pattern, read, written in mine:
+                entry = (build, pattern, read, written)
+                exact.setdefault(prefix, []).append(entry)
                 for end in range(len(prefix) + 1):
-                    below.setdefault(prefix[:end], []).append((build, pattern, written))
+                    below.setdefault(prefix[:end], []).append(entry)
 
 
 def _under(cwd: str, patterns: Sequence[str]) -> tuple[str, ...]:

@@ -26,6 +26,7 @@ from ._converters import check_concurrency, check_timeout, strs
 
 if TYPE_CHECKING:
     from .buildcache import BuildCache
+    from .patterns import FileTree
 
 # Imported when first needed, not at start-up: the cache (only for builds with
 # inputs), catalogues (only on failure, in diagnosis), and each reporter.
@@ -134,6 +135,7 @@ class Run:
             self.plugins, self.host, self.environ, config.root / ".buildsys" / "toolchains"
         )
         self._diagnosis = Diagnosis(config.root, self.plugins, self.toolchains)
+        self._input_tree: FileTree | None = None
 
     # -- control from other threads ------------------------------------------
 
@@ -406,7 +408,11 @@ class Run:
                             self.toolchains.of,
                             state_dir(root) / "logs",
                         )
-                        presets.update(served)
+                        for name, done in served.items():
+                            extra = self.input_warnings(specs[name])
+                            if extra:
+                                done = attrs.evolve(done, warnings=(*done.warnings, *extra))
+                            presets[name] = done
                     jobs = [self._job(spec) for spec in plan.specs]
                     result = executor.execute_jobs(jobs, self._build_fn(specs), presets=presets)
                     result = attrs.evolve(
@@ -426,6 +432,36 @@ class Run:
             self.plugins.call("buildsys_run_finished", result=result)
         return result
 
+    @property
+    def input_tree(self) -> FileTree:
+        """Where this run walks `inputs`: one tree for every build, with git's rules
+        unless `[run] inputs-respect-gitignore = false`."""
+        if self._input_tree is None:
+            from .patterns import FileTree
+
+            self._input_tree = FileTree.for_inputs(
+                self.config.root, self.config.run.inputs_respect_gitignore
+            )
+        return self._input_tree
+
+    def input_warnings(self, spec: BuildSpec, *, walked: bool = True) -> list[str]:
+        """A warning for each `inputs` pattern of `spec` that matches no file.
+
+        What the last walk of these patterns found (hashing them for the cache
+        key walks them), unless `walked` is false or none happened: then a walk now.
+        """
+        if not spec.inputs:
+            return []
+        tree = self.input_tree
+        unmatched = tree.unmatched.get(spec.inputs) if walked else None
+        if unmatched is None:
+            from .patterns import PatternSet
+
+            PatternSet(spec.inputs).files(self.config.root, tree)
+            unmatched = tree.unmatched[spec.inputs]
+        why = " (files git ignores are left out)" if tree.ignore is not None else ""
+        return [f"inputs pattern {pattern!r} matches no file{why}" for pattern in unmatched]
+
     def cache_enabled(self) -> bool:
         if self.options.cache is not None:
             return self.options.cache
@@ -444,6 +480,7 @@ class Run:
             max_size=self.config.run.cache_max_size,
             host=f"{self.host.os}/{self.host.arch}",
             environ=self.environ,
+            tree=self.input_tree,
         )
 
     def cache_forecast(self, plan: Plan) -> dict[str, str]:
@@ -514,6 +551,9 @@ class Run:
             parts = None
             if cache is not None:
                 parts = cache.key_parts(spec, registered.version, self.toolchains.of)
+            # Hashing the inputs for the key walked them; without a key, walk now.
+            for warning in self.input_warnings(spec, walked=parts is not None):
+                ctx.warn(warning)
             if cache is not None and parts is not None:
                 hit = cache.serve(spec, parts, started_at, ctx.log_path, ctx.log_note, ctx.attempt)
                 for warning in cache.cache.take_warnings():

@@ -52,7 +52,7 @@ from pathlib import Path
 import attrs
 
 from . import _racy
-from .patterns import PatternSet
+from .patterns import FileTree, PatternSet
 
 __all__ = ["StatMemo", "combine", "hash_inputs"]
 _HEADER = "buildsys-statmemo 1"
@@ -258,21 +258,25 @@ class StatMemo:
         return True
 
 
-def hash_inputs(root: Path, patterns: Sequence[str], memo: StatMemo) -> tuple[tuple[str, str], ...]:
-    """Sorted (relative POSIX path, digest) of every file `patterns` match under `root`.
+def hash_inputs(
+    root: Path, patterns: Sequence[str], memo: StatMemo, tree: FileTree | None = None
+) -> tuple[tuple[str, str], ...]:
+    """Sorted (relative POSIX path, digest) of every file `patterns` match under `root`,
+    walked in `tree` (a `FileTree` of `root`: with git's rules, what git ignores is
+    left out; default: every file).
 
     A file that vanishes between the walk and its hashing is left out, as if
     the walk had come a moment later. Any other read error (permission
     denied) propagates as OSError: without the content there is no honest
     key, so the caller must treat the build as uncacheable.
     """
-    out: dict[str, str] = {}
-    for rel in PatternSet(patterns).files(root):
+    out: list[tuple[str, str]] = []
+    for rel in PatternSet(patterns).files(root, tree):
         try:
-            out[rel] = memo.digest(root, rel)
+            out.append((rel, memo.digest(root, rel)))
         except FileNotFoundError:
             continue
-    return tuple(sorted(out.items()))
+    return tuple(out)
 
 
 def combine(parts: Iterable[str | bytes]) -> str:

@@ -1,8 +1,23 @@
 """gitignore-style patterns for `inputs` and `outputs`, and walking the files they match.
 
-`**` matches at any depth and dotfiles are ordinary files; `!` excludes.
-Symlinks are listed as files and never followed. `.git` and `.buildsys` are
-never walked.
+Reading a pattern (`normalise`): `**` matches at any depth and dotfiles are
+ordinary files; `!` excludes; a leading `/` anchors the pattern at the root
+(the directory holding builds.toml), as in a .gitignore; a leading `./` is
+dropped, so `./x` is `x`; empty and `.` parts go and `..` is resolved, so
+`a//b` and `a/./b` are `a/b` (a pattern that had a slash before its last
+part stays anchored: `a/../b` is `/b`). Patterns are then matched as pathspec's `GitIgnoreSpec`
+matches them against a file's path, so a pattern that matches a directory
+matches every file below it.
+
+Walking: symlinks are listed as files and never followed; `.git` and
+`.buildsys` are never walked. A walk starts at the literal prefix of each
+positive pattern (`src/app/**` at `src/app`), and enters a directory only if
+a positive pattern can match something below it and no `!dir/**` excludes it
+for good (a later positive pattern could take files back); it asks pathspec
+only about files whose names a positive pattern can match. A `FileTree` with
+git's rules (`_gitignore`) also leaves out, and never enters, what git
+ignores. A `FileTree` shared by the walks of one run lists each directory
+once while the directory's stat vouches that it is unchanged.
 """
 
 from __future__ import annotations
@@ -11,32 +26,268 @@ import fnmatch
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator
-from pathlib import Path
+import time
+from collections.abc import Iterable
 
-__all__ = ["PatternSet"]
+from ._gitignore import strip_trailing_spaces
+from ._racy import vouches
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ._gitignore import GitIgnore
+
+__all__ = ["FileTree", "PatternSet", "normalise", "pattern_problem"]
 
 _GLOB = re.compile(r"[*?\[]")
-_NEVER_WALKED = {".git", ".buildsys"}
+_NEVER_WALKED = frozenset({".git", ".buildsys"})
+_OUTSIDE = "points outside the project; patterns are relative to the directory holding builds.toml"
+
+
+def _parse(pattern: str) -> tuple[str, str | None]:
+    """The pattern as `normalise` gives it, and what is wrong with it (None: nothing)."""
+    negated = pattern.startswith("!")
+    body = strip_trailing_spaces(pattern[1:] if negated else pattern)
+    if body.startswith("#"):
+        return pattern, None  # a comment to gitignore: left as written
+    lead = body.startswith("/")
+    rest = body.lstrip("/")
+    while rest.startswith("./"):
+        rest = rest[2:].lstrip("/")
+    if rest == ".":
+        rest = ""
+    dir_only = rest.endswith("/")
+    rest = rest.rstrip("/")
+    # As in a .gitignore, a slash before the last part anchors the pattern.
+    anchored = lead or "/" in rest
+    parts: list[str] = []
+    for part in rest.split("/"):
+        if part in ("", "."):
+            continue
+        if part != "..":
+            parts.append(part)
+        elif not parts:
+            return pattern, _OUTSIDE
+        elif parts[-1] == "**" or _GLOB.search(parts[-1]) or "\\" in parts[-1]:
+            return pattern, f"has '..' after a wildcard ({parts[-1]!r}); write the path without it"
+        else:
+            parts.pop()
+    text = "/".join(parts)
+    if text and (lead or (anchored and len(parts) == 1)):
+        text = "/" + text
+    if text and dir_only:
+        text += "/"
+    return ("!" if negated else "") + text, None
+
+
+def normalise(pattern: str) -> str:
+    """The pattern as walks and matches read it (see the module's docstring); one
+    that `pattern_problem` refuses is returned as written."""
+    text, problem = _parse(pattern)
+    return pattern if problem is not None else text
+
+
+def pattern_problem(pattern: str) -> str | None:
+    """What makes `pattern` unusable, completing "pattern 'x' ...", or None."""
+    if "\x00" in pattern:
+        return "contains a NUL character, which no file system allows in a path"
+    text, problem = _parse(pattern)
+    if problem is not None:
+        return problem
+    body = text[1:] if text.startswith("!") else text
+    if not body.strip("/"):
+        return "is empty; a pattern names files, such as 'src/**' ('**' is every file)"
+    if body.startswith("#"):
+        return "starts with '#', which makes it a comment; write '\\#' for a leading '#'"
+    if "\\" in body or "[" in body:  # the only ways pathspec can refuse one
+        import pathspec
+
+        try:
+            pathspec.GitIgnoreSpec.from_lines([text])
+        except (ValueError, re.error) as exc:
+            return f"is not a valid pattern ({exc})"
+    return None
 
 
 def _simple(pattern: str) -> tuple[str, str] | None:
-    """(directory, name glob) for a pattern anchored at a literal directory whose
-    only wildcards (* and ?) are in its last part, such as `src/app/*.ts`; else None.
+    """(directory, name glob) for a pattern anchored at a literal directory (or at
+    the root, `/x`) whose only wildcards (* and ?) are in its last part, such as
+    `src/app/*.ts`; else None.
 
     Such patterns are matched without pathspec: compiling one regular
     expression per pattern is most of the cost of hashing a thousand builds'
     inputs on a no-op run.
     """
-    if pattern.startswith("!") or "**" in pattern or "[" in pattern or "\\" in pattern:
+    if pattern.startswith("!") or pattern.endswith("/") or not pattern.strip("/"):
         return None
-    body = pattern.strip("/")
+    if "**" in pattern or "[" in pattern or "\\" in pattern or pattern.startswith("#"):
+        return None
+    body = pattern.lstrip("/")
     directory, _, name = body.rpartition("/")
-    if not directory or not name or _GLOB.search(directory) or name in (".", ".."):
+    if not directory and not pattern.startswith("/"):
+        return None  # `x.js` matches at any depth
+    if not name or _GLOB.search(directory) or name in (".", ".."):
         return None
-    if any(part in ("", ".", "..") for part in directory.split("/")):
+    if directory and any(part in ("", ".", "..") for part in directory.split("/")):
         return None
     return directory, name
+
+
+def _reach_parts(pattern: str) -> list[str] | None:
+    """A positive pattern's parts as a walk follows them (`_Alive`), a pattern that
+    matches at any depth starting with `**`; None if it matches nothing."""
+    body = pattern.rstrip("/")
+    if not body or body.startswith("#"):
+        return None
+    if body.startswith("/"):
+        parts = body[1:].split("/")
+    elif "/" in body:
+        parts = body.split("/")
+    else:
+        parts = ["**", body]  # matches at any depth
+    return None if ".." in parts else parts
+
+
+def _part_may_match(part: str, name: str) -> bool:
+    if "[" in part or "\\" in part:
+        return True  # bracket expressions and escapes: not worth reading here
+    return fnmatch.fnmatchcase(name, part)
+
+
+# Where a positive pattern stands in a walk, per directory: (its index, its parts,
+# the position of the part the next name must match or _FREE once a `**` is
+# reached (any depth may follow: only its last part still says something), and
+# whether it may match this directory or one above, and so every file below).
+_Alive = tuple[int, list[str], int, bool]
+_FREE = -1
+
+
+def _start(index: int, parts: list[str]) -> _Alive:
+    return (index, parts, _FREE if parts[0] == "**" else 0, False)
+
+
+def _descend(alive: list[_Alive], name: str) -> list[_Alive]:
+    """The patterns that can still match in or below the child directory `name`."""
+    out: list[_Alive] = []
+    for index, parts, pos, covers in alive:
+        if covers:
+            out.append((index, parts, pos, True))
+        elif pos == _FREE:
+            last = parts[-1]
+            out.append((index, parts, pos, last == "**" or _part_may_match(last, name)))
+        elif _part_may_match(parts[pos], name):
+            pos += 1
+            if pos == len(parts):
+                out.append((index, parts, pos, True))  # it matches the directory itself
+            else:
+                out.append((index, parts, _FREE if parts[pos] == "**" else pos, False))
+    return out
+
+
+def _may_match_file(alive: list[_Alive], name: str) -> bool:
+    """Whether a pattern can match the file `name` in the directory: if none can,
+    it is not worth asking pathspec, which costs far more than this."""
+    for _, parts, pos, covers in alive:
+        if covers:
+            return True
+        if pos == _FREE:
+            if parts[-1] == "**" or _part_may_match(parts[-1], name):
+                return True
+        elif pos == len(parts) - 1 and _part_may_match(parts[pos], name):
+            return True
+    return False
+
+
+class FileTree:
+    """The files under one root as walks see them.
+
+    `listing` remembers each directory's entries, and gives them again while the
+    directory's mtime, inode and ctime are unchanged and outside the racy window
+    (`_racy`): the walks of many builds of one run share a tree. With `ignore`,
+    git's rules for the project, what git ignores is never listed. `unmatched`
+    keeps, per tuple of patterns walked, those that matched no file. Threads may
+    share one: at worst two of them list the same directory.
+    """
+
+    __slots__ = ("_listings", "ignore", "root", "unmatched")
+
+    def __init__(self, root: str | os.PathLike[str], ignore: GitIgnore | None = None) -> None:
+        self.root = os.fspath(root)
+        self.ignore = ignore
+        self._listings: dict[str, tuple[tuple[int, int, int, int], list[tuple[str, bool]]]] = {}
+        self.unmatched: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+    @classmethod
+    def for_inputs(cls, root: str | os.PathLike[str], respect_gitignore: bool = True) -> FileTree:
+        """The tree `inputs` are walked in: with git's rules when `respect_gitignore`
+        and the project is inside a git work tree."""
+        ignore = None
+        if respect_gitignore:
+            from ._gitignore import GitIgnore
+
+            ignore = GitIgnore.find(root)
+        return cls(root, ignore)
+
+    def _path(self, rel: str) -> str:
+        return os.path.join(self.root, rel) if rel else self.root  # noqa: PTH118
+
+    def kind(self, rel: str) -> str | None:
+        """'dir', 'file' (anything else, symlinks included) or None: missing,
+        unreadable, or ignored by git (itself or a directory above it)."""
+        try:
+            st = os.lstat(self._path(rel)) if rel else os.stat(self.root)  # noqa: PTH116
+        except (OSError, ValueError):
+            return None
+        is_dir = stat.S_ISDIR(st.st_mode)
+        if self.ignore is not None and self.ignore.ignored(rel, is_dir):
+            return None
+        return "dir" if is_dir else "file"
+
+    def listing(self, rel: str) -> list[tuple[str, bool]]:
+        """(name, is a directory) of each entry of directory `rel`, sorted by name;
+        empty if it cannot be read or git ignores it."""
+        if self.ignore is not None and self.ignore.ignored(rel, True):
+            return []
+        path = self._path(rel)
+        recorded = time.time_ns()  # before listing: a change meanwhile shows next time
+        try:
+            st = os.stat(path)  # noqa: PTH116 - os-level: once per directory walked
+        except (OSError, ValueError):
+            return []
+        cached = self._listings.get(rel)
+        if cached is not None:
+            (mtime_ns, ino, ctime_ns, when), entries = cached
+            if vouches(st, mtime_ns, ino, ctime_ns, when):
+                return entries
+        try:
+            with os.scandir(path) as found:
+                raw = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in found]
+        except OSError:
+            return []
+        raw.sort()
+        prefix = f"{rel}/" if rel else ""
+        ignore = self.ignore
+        entries = [
+            (name, is_dir)
+            for name, is_dir in raw
+            if not (is_dir and name in _NEVER_WALKED)
+            and (ignore is None or not ignore.ignored(prefix + name, is_dir))
+        ]
+        self._listings[rel] = ((st.st_mtime_ns, st.st_ino, st.st_ctime_ns, recorded), entries)
+        return entries
+
+    def below(self, rel: str) -> list[str]:
+        """Every file in or below directory `rel`."""
+        out: list[str] = []
+        stack = [rel]
+        while stack:
+            directory = stack.pop()
+            for name, is_dir in self.listing(directory):
+                child = f"{directory}/{name}" if directory else name
+                if is_dir:
+                    stack.append(child)
+                else:
+                    out.append(child)
+        return out
 
 
 class PatternSet:
@@ -44,7 +295,8 @@ class PatternSet:
 
     def __init__(self, patterns: Iterable[str]) -> None:
         self.patterns = tuple(patterns)
-        simple = [_simple(p) for p in self.patterns]
+        self._normal = tuple(normalise(p) for p in self.patterns)
+        simple = [_simple(p) for p in self._normal]
         self._simple: list[tuple[str, str]] | None = (
             None if any(x is None for x in simple) else [x for x in simple if x is not None]
         )
@@ -55,7 +307,7 @@ class PatternSet:
         if self._compiled is None:
             import pathspec
 
-            self._compiled = pathspec.GitIgnoreSpec.from_lines(self.patterns)
+            self._compiled = pathspec.GitIgnoreSpec.from_lines(self._normal)
         return self._compiled
 
     def matches(self, relpath: str) -> bool:
@@ -75,99 +327,135 @@ class PatternSet:
     def _bases(self) -> list[str]:
         """Directories worth walking: the literal prefix of each positive pattern."""
         bases: list[str] = []
-        for pattern in self.patterns:
-            if pattern.startswith("!") or not pattern.strip():
+        for pattern in self._normal:
+            parts = _reach_parts(pattern) if not pattern.startswith("!") else None
+            if parts is None:
                 continue
-            parts = pattern.strip("/").split("/")
-            if len(parts) == 1 and not pattern.startswith("/"):
-                return [""]  # "*.js" matches at any depth
             literal: list[str] = []
             for part in parts:
-                if _GLOB.search(part):
+                if _GLOB.search(part) or "\\" in part:
                     break
                 literal.append(part)
             bases.append("/".join(literal))
         bases.sort()
         pruned: list[str] = []
         for base in bases:
-            if not any(base == p or base.startswith(p + "/") or p == "" for p in pruned):
+            if not any(p in ("", base) or base.startswith(p + "/") for p in pruned):
                 pruned.append(base)
         return pruned
 
-    def files(self, root: Path) -> Iterator[str]:
-        """Relative POSIX paths of the files (and symlinks) under `root` that match."""
+    def files(self, root: str | os.PathLike[str], tree: FileTree | None = None) -> list[str]:
+        """Sorted relative POSIX paths of the files (and symlinks) under `root` that
+        match, walked in `tree` (which must be of `root`; default: a tree of its own).
+        The patterns that matched none of them are left in `tree.unmatched`."""
+        if tree is None:
+            tree = FileTree(root)
+        found: set[str] = set()
         if self._simple is not None:
-            yield from self._simple_files(root)
-            return
+            unmatched = self._simple_files(tree, found)
+        else:
+            unmatched = self._walk(tree, found)
+        files = sorted(found)
+        tree.unmatched[self.patterns] = tuple(self.patterns[i] for i in unmatched)
+        return files
+
+    def _walk(self, tree: FileTree, found: set[str]) -> list[int]:
+        """The general walk; returns the indices of positive patterns that matched nothing."""
+        check = self._spec.check_file  # type: ignore[attr-defined]
+        positives = [
+            (i, parts)
+            for i, p in enumerate(self._normal)
+            if not p.startswith("!") and (parts := _reach_parts(p)) is not None
+        ]
+        # A `!dir/**` excludes every file below a directory it matches, and no
+        # pattern before it can take one back (pathspec's rule: a pattern matching
+        # the file itself beats one that matches a directory above it).
+        excluders = []
+        for index, pattern in enumerate(self._normal):
+            if pattern.startswith("!") and pattern.endswith("/**"):
+                import pathspec
+
+                excluders.append((pathspec.GitIgnoreSpec.from_lines([pattern[1:]]), index))
+        decided: set[int] = set()
+        root_alive = [_start(i, parts) for i, parts in positives]
+
+        def enter(rel: str, alive: list[_Alive]) -> bool:
+            """Whether a walk enters `rel`, where `alive` can still match."""
+            return bool(alive) and not any(
+                spec.match_file(rel + "/") and not any(a[0] > index for a in alive)
+                for spec, index in excluders
+            )
+
         for base in self._bases():
-            start = root / base if base else root
-            if start.is_symlink() or start.is_file():
-                if self.matches(base):
-                    yield base
+            kind = tree.kind(base)
+            if kind == "file":
+                result = check(base)
+                if result.include:
+                    found.add(base)
+                    decided.add(result.index)
                 continue
-            if not start.is_dir():
+            alive = root_alive
+            for name in base.split("/") if base else ():
+                alive = _descend(alive, name)
+            if kind is None or (base and not enter(base, alive)):
                 continue
-            yield from self._walk(start, base)
+            stack = [(base, alive)]
+            while stack:
+                directory, alive = stack.pop()
+                for name, is_dir in tree.listing(directory):
+                    child = f"{directory}/{name}" if directory else name
+                    if is_dir:
+                        below = _descend(alive, name)
+                        if enter(child, below):
+                            stack.append((child, below))
+                    elif _may_match_file(alive, name):
+                        result = check(child)
+                        if result.include:
+                            found.add(child)
+                            decided.add(result.index)
+        return self._undecided([i for i, _ in positives if i not in decided], found)
 
-    def _walk(self, directory: Path, rel: str) -> Iterator[str]:
-        try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name)
-        except OSError:
-            return
-        for entry in entries:
-            child = f"{rel}/{entry.name}" if rel else entry.name
-            if entry.is_dir(follow_symlinks=False):
-                if entry.name in _NEVER_WALKED:
-                    continue
-                yield from self._walk(Path(entry.path), child)
-            elif self.matches(child):
-                yield child
+    def _undecided(self, indices: list[int], found: set[str]) -> list[int]:
+        """Of positive patterns that decided no file, those that match none found:
+        a file may have matched one and been decided by a later one."""
+        if not indices or not found:
+            return indices
+        import pathspec
 
-    def _simple_files(self, root: Path) -> Iterator[str]:
+        out = []
+        for index in indices:
+            single = pathspec.GitIgnoreSpec.from_lines([self._normal[index]])
+            if not any(single.match_file(f) for f in found):
+                out.append(index)
+        return out
+
+    def _simple_files(self, tree: FileTree, seen: set[str]) -> list[int]:
         """What gitignore matching gives for simple patterns: the directory's entries
         whose names match, and everything below an entry that is a directory."""
-        seen: set[str] = set()
+        unmatched = []
         assert self._simple is not None
-        for directory, name in self._simple:
+        for index, (directory, name) in enumerate(self._simple):
+            before = len(seen)
+            prefix = f"{directory}/" if directory else ""
             if not _GLOB.search(name):
                 # A literal path: one lstat, not a scan of a directory of thousands.
-                rel = f"{directory}/{name}"
-                try:
-                    is_dir = stat.S_ISDIR(os.lstat(root / rel).st_mode)
-                except OSError:
-                    continue
-                if not is_dir:
+                rel = prefix + name
+                kind = tree.kind(rel)
+                if kind == "file":
                     seen.add(rel)
-                elif name not in _NEVER_WALKED:
-                    seen.update(self._walk_all(root / rel, rel))
-                continue
-            try:
-                entries = sorted(os.scandir(root / directory), key=lambda e: e.name)
-            except OSError:
-                continue
-            for entry in entries:
-                if not fnmatch.fnmatchcase(entry.name, name):
-                    continue
-                rel = f"{directory}/{entry.name}"
-                if entry.is_dir(follow_symlinks=False):
-                    if entry.name not in _NEVER_WALKED:
-                        found = self._walk_all(Path(entry.path), rel)
-                        seen.update(f for f in found if f not in seen)
-                    continue
-                seen.add(rel)
-        yield from sorted(seen)
-
-    def _walk_all(self, directory: Path, rel: str) -> list[str]:
-        out: list[str] = []
-        try:
-            entries = list(os.scandir(directory))
-        except OSError:
-            return out
-        for entry in entries:
-            child = f"{rel}/{entry.name}"
-            if entry.is_dir(follow_symlinks=False):
-                if entry.name not in _NEVER_WALKED:
-                    out.extend(self._walk_all(Path(entry.path), child))
+                elif kind == "dir" and name not in _NEVER_WALKED:
+                    seen.update(tree.below(rel))
             else:
-                out.append(child)
-        return out
+                for entry, is_dir in tree.listing(directory):
+                    if not fnmatch.fnmatchcase(entry, name):
+                        continue
+                    if is_dir:
+                        seen.update(tree.below(prefix + entry))
+                    else:
+                        seen.add(prefix + entry)
+            if len(seen) == before and not any(
+                f.startswith(prefix) and fnmatch.fnmatchcase(f[len(prefix) :].split("/")[0], name)
+                for f in seen
+            ):
+                unmatched.append(index)
+        return unmatched

@@ -62,12 +62,14 @@ if TYPE_CHECKING:
     from .buildcache import BuildCache
     from .engine import Plan, Run
     from .masking import Masker
+    from .patterns import FileTree
     from .results import ExecutionResult
 
 __all__ = ["invocation_key", "journal_path", "record", "replay"]
 
 # 5: cache keys hold cwd and outputs (buildcache v2), toolchains are checked, secrets keyed.
-_VERSION = 5
+# 6: git's ignore rules (`gitignore`, `ignore`).
+_VERSION = 6
 # Hooks a third-party plugin may implement without making a run unreplayable:
 # neither is called when every build comes from the cache.
 _SILENT_HOOKS = {"buildsys_register_platforms", "buildsys_error_suggestions"}
@@ -225,7 +227,7 @@ def record(
                 return
             outputs.append([f.path, *entry, f.mode & 0o777])
         blobs = [(str(cache.cache.blob_path(f.sha256)), f.size) for f in done.manifest.files]
-        listed = _listed_dirs(root, spec.inputs or (), [entry[0] for entry in inputs])
+        listed = _listed_dirs(root, spec.inputs or (), [entry[0] for entry in inputs], cache.tree)
         log_path = log_dir / f"{spec.name}.log"
         original = log_dir / f"{spec.name}.cached.log"
         reported = result_to_dict(
@@ -289,6 +291,9 @@ def record(
         "report_json": run.options.report_json,
         "max_concurrency": plan.max_concurrency,
         "finish_order": [order[s.name] for s in dependency_order(plan.specs)],
+        # Whether inputs leave out what git ignores, and what git's rules were read from.
+        "gitignore": run.config.run.inputs_respect_gitignore,
+        "ignore": _ignore_probes(cache.tree.ignore.probes if cache.tree.ignore else {}),
         "builds": builds,
         "report": report,
     }
@@ -315,9 +320,26 @@ def _entry_template(reported: dict[str, Any]) -> str:
     return text
 
 
-def _listed_dirs(root: Path, patterns: Sequence[str], inputs: list[str]) -> list[Any] | None:
+def _ignore_probes(probes: Mapping[str, list[Any]]) -> dict[str, list[Any]]:
+    """Where git's ignore rules were looked for, as the journal keeps them: paths
+    that were absent, `.git` directories, and files read (as inputs are kept)."""
+    kept: dict[str, list[Any]] = {"absent": [], "dirs": [], "files": []}
+    for kind, path, *facts in probes.values():
+        if kind == "absent":
+            kept["absent"].append(path)
+        elif kind == "dir":
+            kept["dirs"].append(path)
+        else:
+            kept["files"].append([path, *facts])
+    return kept
+
+
+def _listed_dirs(
+    root: Path, patterns: Sequence[str], inputs: list[str], tree: FileTree
+) -> list[Any] | None:
     """The stat of each directory whose entries decide what `patterns` match, taken
-    before listing them again and finding `inputs`; None where that cannot vouch."""
+    before listing them again (in `tree`) and finding `inputs`; None where that
+    cannot vouch."""
     from .patterns import PatternSet
 
     pattern_set = PatternSet(patterns)
@@ -332,7 +354,7 @@ def _listed_dirs(root: Path, patterns: Sequence[str], inputs: list[str]) -> list
         except OSError:
             return None
         listed.append([directory, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, recorded])
-    if list(pattern_set.files(root)) != inputs:
+    if pattern_set.files(root, tree) != inputs:
         return None
     return listed
 
@@ -461,6 +483,43 @@ class _Replay:
         self.journal = journal
         self.root = root
         self.dirty = False
+        self._tree: FileTree | None = None
+
+    def tree(self) -> FileTree:
+        """Where inputs are walked again, with git's rules as the recorded run had them."""
+        if self._tree is None:
+            from .patterns import FileTree
+
+            self._tree = FileTree.for_inputs(self.root, self.journal["gitignore"])
+        return self._tree
+
+    def _check_ignore_rules(self, pending: list[tuple[str, list[Any], os.stat_result]]) -> None:
+        """Raise `_Stale` unless git's ignore rules are where and as they were read."""
+        ignore = self.journal["ignore"]
+        for path in ignore["absent"]:
+            if os.path.lexists(path):
+                raise _Stale(path)
+        for path in ignore["dirs"]:
+            try:
+                if not stat.S_ISDIR(os.lstat(path).st_mode):
+                    raise _Stale(path)
+            except OSError:
+                raise _Stale(path) from None
+        for entry in ignore["files"]:
+            if (st := _changed(entry[0], entry, None)) is not None:
+                pending.append((entry[0], entry, st))
+
+    def _keep_new_probes(self) -> None:
+        """Ignore files a walk again read for the first time: the next replay checks them too."""
+        if self._tree is None or self._tree.ignore is None:
+            return
+        ignore = self.journal["ignore"]
+        known = {*ignore["absent"], *ignore["dirs"], *(entry[0] for entry in ignore["files"])}
+        fresh = {k: v for k, v in self._tree.ignore.probes.items() if k not in known}
+        if fresh:
+            for key, values in _ignore_probes(fresh).items():
+                ignore[key].extend(values)
+            self.dirty = True
 
     def verify(self) -> list[tuple[datetime, datetime]]:
         """Per build, when its check started and ended; raises `_Stale` on any change."""
@@ -471,13 +530,15 @@ class _Replay:
         root = str(self.root)
         times = []
         pending: list[tuple[str, list[Any], os.stat_result]] = []  # stat changed or racy
+        self._check_ignore_rules(pending)
         for build in self.journal["builds"]:
             started = datetime.now(UTC)
             inputs = build["inputs"]
             if not _dirs_unchanged(root, build["dirs"]):
                 names = [entry[0] for entry in inputs]
-                listed = _listed_dirs(self.root, build["patterns"], names)
-                if listed is None and list(PatternSet(build["patterns"]).files(self.root)) != names:
+                tree = self.tree()
+                listed = _listed_dirs(self.root, build["patterns"], names, tree)
+                if listed is None and PatternSet(build["patterns"]).files(self.root, tree) != names:
                     raise _Stale(f"{build['name']}: the files its inputs match changed")
                 if listed is not None:
                     build["dirs"] = listed
@@ -502,6 +563,7 @@ class _Replay:
         if pending:
             _confirm(pending)
             self.dirty = True
+        self._keep_new_probes()
         return times
 
     def apply(self) -> None:
