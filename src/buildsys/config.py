@@ -89,6 +89,24 @@ def _str_list(value: Any, what: str = "strings") -> tuple[str, ...]:
     return tuple(value)
 
 
+_NUL = "contains a NUL character, which no file system allows in a path"
+
+
+def _path(value: Any) -> str:
+    """A path: a string the file system can take."""
+    text = _str(value)
+    if "\x00" in text:
+        raise _Invalid(_NUL)
+    return text
+
+
+def _directory(value: Any) -> str:
+    text = _path(value)
+    if not text.strip():
+        raise _Invalid('is empty; name a directory, such as ".buildsys/cache"')
+    return text
+
+
 def _patterns(value: Any) -> tuple[str, ...]:
     from .patterns import pattern_problem
 
@@ -198,7 +216,7 @@ BUILD_KEYS: dict[str, Callable[[Any], Any]] = {
     "depends-on": lambda v: _str_list(v, "build names"),
     "timeout": _timeout,
     "retries": _count,
-    "cwd": _str,
+    "cwd": _path,
     "env": _env_table,
     "key-env": _env_names,
     "secret-env": _env_names,
@@ -234,7 +252,7 @@ RUN_KEYS: dict[str, Callable[[Any], Any]] = {
     "kill-grace": _duration,  # 0 is valid: SIGKILL right after SIGTERM
     "retries": _count,
     "cache": _bool,
-    "cache-dir": _str,
+    "cache-dir": _directory,
     "cache-max-size": _size,
     "inputs-respect-gitignore": _bool,
 }
@@ -414,6 +432,8 @@ class _Loader:
             data = tomllib.loads(self.text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError([self._syntax_problem(exc)]) from None
+        except ValueError as exc:  # an integer of more digits than Python reads
+            raise ConfigError([Problem(f"invalid TOML: {exc}", file=self.display)]) from None
         config = self._validate(data)
         if self.problems:
             self.problems.sort(key=lambda p: p.line or 0)
@@ -810,13 +830,24 @@ class _Loader:
         root = self.path.parent
         cwd = values.get("cwd")
         if cwd is not None:
-            target = (root / cwd).resolve()  # an absolute cwd replaces root here
-            if not target.is_relative_to(root.resolve()):
+            at = merged["cwd"][1]
+            try:
+                target = (root / cwd).resolve()  # an absolute cwd replaces root here
+                outside = not target.is_relative_to(root.resolve())
+            except (OSError, RuntimeError, ValueError) as exc:  # too long, a symlink loop
+                self.problem(
+                    f"cwd {cwd!r} cannot be resolved: {exc}",
+                    at=at,
+                    build=None if at[0] == "defaults" else name,
+                    key="cwd",
+                )
+                outside = False
+            if outside:
                 self.problem(
                     f"cwd {cwd!r} is outside the project ({root}); builds run inside the "
                     "directory holding builds.toml",
-                    at=merged["cwd"][1],
-                    build=None if merged["cwd"][1][0] == "defaults" else name,
+                    at=at,
+                    build=None if at[0] == "defaults" else name,
                     key="cwd",
                 )
         project = str(root.resolve())

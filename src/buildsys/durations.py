@@ -11,13 +11,20 @@ __all__ = ["format_duration", "parse_duration"]
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+# Longer than any build may take: beyond what the clocks' arithmetic holds, a wait
+# would fail (a 1e308 s timeout overflows time_t), and a year is already no limit.
+MAX_SECONDS = 365 * 24 * 3600
 
 
 def _seconds(number: float, original: object) -> float:
-    if math.isnan(number) or math.isinf(number):
+    if isinstance(number, int) and abs(number) > MAX_SECONDS:
+        number = math.inf if number > 0 else -math.inf  # may be beyond a float, as in TOML
+    if math.isnan(number):
         raise ValueError(f"a duration must be a finite number of seconds, got {original!r}")
     if number < 0:
         raise ValueError(f"a duration cannot be negative, got {original!r}")
+    if number > MAX_SECONDS:
+        raise ValueError(f"a duration must be at most a year ({MAX_SECONDS}s), got {original!r}")
     return float(number) + 0.0  # "-0" is zero, not a -0.0 that prints with its sign
 
 

@@ -619,23 +619,37 @@ def _resolved(root: str) -> Path:
 
 
 def _check_artifacts(spec: BuildSpec, artifacts: Sequence[str], plugin: str) -> None:
-    """SPEC: an artifact that resolves outside the project is an error. Only the
-    builder knows its artifacts, so this fails the build once it has run."""
+    """SPEC: an artifact that resolves outside the project is an error, and so is
+    one no file system can hold. Only the builder knows its artifacts, so this
+    fails the build once it has run."""
     if not artifacts:
         return
     root = _resolved(spec.root)
+    reported = (
+        f"the builder of platform {spec.platform!r} (plugin {plugin!r}) reported it with "
+        "ctx.add_artifact"
+    )
     for artifact in artifacts:
         path = Path(artifact)
-        # The directory is resolved, not the file: a symlink is an artifact as a link.
-        where = path.parent.resolve() / path.name
+        try:
+            if "\x00" in artifact:
+                raise ValueError("it contains a NUL character, which no file system allows")
+            # The directory is resolved, not the file: a symlink is an artifact as a link.
+            where = path.parent.resolve() / path.name
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise BuildFailed(
+                f"artifact {artifact!r} is not a usable path: {exc}",
+                suggestions=[f"{reported}: this is a bug in plugin {plugin!r}"],
+                code="ARTIFACT_INVALID",
+                context={"artifact": artifact, "plugin": plugin},
+            ) from None
         if where == root or not where.is_relative_to(root):
             raise BuildFailed(
                 f"artifact {artifact} lies outside the project ({root})",
                 suggestions=[
                     "artifacts must be files the build wrote inside the directory that "
                     "holds builds.toml: write it there, or do not report it",
-                    f"the builder of platform {spec.platform!r} (plugin {plugin!r}) reported "
-                    "it with ctx.add_artifact",
+                    reported,
                 ],
                 code="ARTIFACT_OUTSIDE_PROJECT",
                 context={"artifact": artifact, "project": str(root)},
