@@ -266,3 +266,35 @@ def test_probes_record_what_was_read_and_where_nothing_was(tmp_path: Path) -> No
         ".gitignore": "file",
         "src/.gitignore": "absent",
     }
+
+
+def test_a_pattern_that_names_an_ignored_directory_reads_it(tmp_path: Path) -> None:
+    """`build/shared/**` asks for what a dependency wrote there, ignored or not (as
+    `git add -f` takes a path); git's rules still apply below what it names."""
+    (tmp_path / ".git").mkdir()
+    make(
+        tmp_path,
+        {
+            ".gitignore": "build/\n*.map\n",
+            "build/shared/version.txt": "",
+            "build/shared/version.map": "",
+            "build/shared/deep/x.txt": "",
+            "build/other/y.txt": "",
+            "src/a.ts": "",
+        },
+    )
+    tree = FileTree.for_inputs(tmp_path)
+    named = ["build/shared/deep/x.txt", "build/shared/version.txt"]
+    assert PatternSet(["build/shared/**"]).files(tmp_path, tree) == named
+    assert PatternSet(["src/**", "build/shared/**"]).files(tmp_path, tree) == [*named, "src/a.ts"]
+    assert PatternSet(["**", "build/shared/**"]).files(tmp_path, tree) == [
+        ".gitignore",
+        *named,
+        "src/a.ts",
+    ]
+    assert PatternSet(["build/shared/*.txt"]).files(tmp_path, tree) == [named[1]]
+    assert PatternSet(["build/shared/version.txt"]).files(tmp_path, tree) == [named[1]]
+    assert PatternSet(["build/shared"]).files(tmp_path, tree) == named
+    assert PatternSet(["**"]).files(tmp_path, tree) == [".gitignore", "src/a.ts"]
+    # It names `build`, and asks for what is in it:
+    assert PatternSet(["build/*/y.txt"]).files(tmp_path, tree) == ["build/other/y.txt"]

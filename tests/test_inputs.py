@@ -152,3 +152,39 @@ def test_outputs_are_never_filtered_by_git(tmp_path: Path) -> None:
     assert ran == []
     assert report["a"]["status"] == "cached"
     assert (proj.root / "out" / "a.txt").read_text() == "built\n"
+
+
+def test_inputs_a_dependency_writes_where_git_ignores_are_read_and_not_warned_about(
+    tmp_path: Path,
+) -> None:
+    """`build/` is ignored, and `app` reads what `gen` writes there: a pattern that
+    names `build/gen` asks for it, and before `gen` ran (check, --dry-run) that it
+    matches nothing yet is no news."""
+    proj = counted(tmp_path)
+    (proj.root / ".git").mkdir(parents=True)
+    write(proj.root, ".gitignore", "build/\n")
+    write(proj.root, "src/a.ts")
+    gen = proj.build_of("gen", inputs=["src/**"], outputs=["build/gen/**"], out="build/gen/v.txt")
+    app = proj.build_of(
+        "app", inputs=["src/**", "build/gen/**"], outputs=[], **{"depends-on": ["gen"]}
+    )
+    write_builds(proj.root, {"gen": gen, "app": app})
+    check = cli("check", cwd=proj.root)
+    assert check.rc == 0, check
+    assert "warning" not in check.out
+    assert "warning" not in cli("build", "--dry-run", cwd=proj.root).out
+
+    ran, report = proj.build()
+    assert ran == ["gen", "app"]
+    assert report["app"]["warnings"] == []
+    assert proj.build()[0] == []
+    write(proj.root, "build/gen/v.txt", "edited by hand\n")  # an input of app, ignored or not
+    dry = cli("build", "--dry-run", cwd=proj.root)
+    assert "app (command) after gen: will run: input build/gen/v.txt changed" in dry.out, dry
+
+    # Without the dependency, nothing says the files will come: it is worth a warning.
+    (proj.root / "build" / "gen" / "v.txt").unlink()
+    del app["depends-on"]
+    write_builds(proj.root, {"gen": gen, "app": app})
+    check = cli("check", cwd=proj.root)
+    assert "inputs pattern 'build/gen/**' matches no file" in check.out

@@ -320,21 +320,34 @@ class GitIgnore:
             exclude_file = os.path.join(base, "info", "exclude")  # noqa: PTH118
         return cls(top, root, exclude_file, probes)
 
-    def ignored(self, rel: str, is_dir: bool) -> bool:
-        """Whether git ignores `rel` (a directory if `is_dir`), or a directory above it."""
-        path = self._prefix + rel if rel else self._prefix[:-1]
+    def ignored(self, rel: str, is_dir: bool, scope: str = "") -> bool:
+        """Whether git ignores `rel` (a directory if `is_dir`), or a directory above it.
+
+        With `scope`, a directory `rel` is in or below, that directory and those
+        above it count as not ignored: only the rules below it decide (a pattern
+        that names an ignored directory asks for what is in it).
+        """
+        path = self._path(rel)
+        if scope:
+            top = self._path(scope)
+            if path == top:
+                return False
+            return self._dir_ignored(path.rpartition("/")[0], top) or self._decide(path, is_dir)
         if is_dir:
             return self._dir_ignored(path)
-        parent = path.rpartition("/")[0]
-        return self._dir_ignored(parent) or self._decide(path, False)
+        return self._dir_ignored(path.rpartition("/")[0]) or self._decide(path, False)
 
-    def _dir_ignored(self, path: str) -> bool:
-        if not path:
-            return False  # the work tree's top
-        found = self._dirs.get(path)
+    def _path(self, rel: str) -> str:
+        return self._prefix + rel if rel else self._prefix[:-1]
+
+    def _dir_ignored(self, path: str, scope: str | None = None) -> bool:
+        if not path or path == scope:
+            return False  # the work tree's top, or the scope's
+        key = path if scope is None else f"{scope}\0{path}"
+        found = self._dirs.get(key)
         if found is None:
-            found = self._dir_ignored(path.rpartition("/")[0]) or self._decide(path, True)
-            self._dirs[path] = found
+            found = self._dir_ignored(path.rpartition("/")[0], scope) or self._decide(path, True)
+            self._dirs[key] = found
         return found
 
     def _decide(self, path: str, is_dir: bool) -> bool:

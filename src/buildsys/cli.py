@@ -329,7 +329,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
     plan = run.plan()
     if args.dry_run:
         forecast = run.cache_forecast(plan)
-        _print_plan(plan, forecast, {s.name: run.input_warnings(s) for s in plan.specs})
+        warnings = {s.name: run.input_warnings(s, planned=True) for s in plan.specs}
+        _print_plan(plan, forecast, warnings)
         return EXIT_OK
     return _execute_with_signals(run, plan, standalone=args.standalone)
 
@@ -666,7 +667,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     bad = 0
     for spec in plan.specs:
         preset = plan.presets.get(spec.name)
-        warnings = run.input_warnings(spec)
+        warnings = run.input_warnings(spec, planned=True)
         if preset is None:
             print(f"{spec.name} ({spec.platform}): ready")
         elif preset.status is Status.FAILED:

@@ -36,7 +36,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ._gitignore import GitIgnore
 
-__all__ = ["FileTree", "PatternSet", "normalise", "pattern_problem"]
+__all__ = ["FileTree", "PatternSet", "may_overlap", "normalise", "pattern_problem"]
 
 _GLOB = re.compile(r"[*?\[]")
 _NEVER_WALKED = frozenset({".git", ".buildsys"})
@@ -147,6 +147,27 @@ def _reach_parts(pattern: str) -> list[str] | None:
     return None if ".." in parts else parts
 
 
+def _literal(parts: list[str]) -> list[str]:
+    """The parts before the first wildcard."""
+    literal: list[str] = []
+    for part in parts:
+        if _GLOB.search(part) or "\\" in part:
+            break
+        literal.append(part)
+    return literal
+
+
+def may_overlap(a: str, b: str) -> bool:
+    """Whether two positive patterns may match a common file, by their literal
+    prefixes (conservative: a pattern that matches at any depth may always)."""
+    parts_a, parts_b = _reach_parts(normalise(a)), _reach_parts(normalise(b))
+    if parts_a is None or parts_b is None:
+        return False
+    prefix_a, prefix_b = _literal(parts_a), _literal(parts_b)
+    shared = min(len(prefix_a), len(prefix_b))
+    return prefix_a[:shared] == prefix_b[:shared]
+
+
 def _part_may_match(part: str, name: str) -> bool:
     if "[" in part or "\\" in part:
         return True  # bracket expressions and escapes: not worth reading here
@@ -203,9 +224,12 @@ class FileTree:
     `listing` remembers each directory's entries, and gives them again while the
     directory's mtime, inode and ctime are unchanged and outside the racy window
     (`_racy`): the walks of many builds of one run share a tree. With `ignore`,
-    git's rules for the project, what git ignores is never listed. `unmatched`
-    keeps, per tuple of patterns walked, those that matched no file. Threads may
-    share one: at worst two of them list the same directory.
+    git's rules for the project, what git ignores is never listed, except that a
+    path a pattern names (its literal part: `build/shared` in `build/shared/**`)
+    is taken even when git ignores it, as `git add -f` takes it; git's rules
+    still apply below it. `unmatched` keeps, per tuple of patterns walked, those
+    that matched no file. Threads may share one: at worst two of them list the
+    same directory.
     """
 
     __slots__ = ("_listings", "ignore", "root", "unmatched")
@@ -213,7 +237,9 @@ class FileTree:
     def __init__(self, root: str | os.PathLike[str], ignore: GitIgnore | None = None) -> None:
         self.root = os.fspath(root)
         self.ignore = ignore
-        self._listings: dict[str, tuple[tuple[int, int, int, int], list[tuple[str, bool]]]] = {}
+        self._listings: dict[
+            tuple[str, str], tuple[tuple[int, int, int, int], list[tuple[str, bool]]]
+        ] = {}
         self.unmatched: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     @classmethod
@@ -230,22 +256,35 @@ class FileTree:
     def _path(self, rel: str) -> str:
         return os.path.join(self.root, rel) if rel else self.root  # noqa: PTH118
 
-    def kind(self, rel: str) -> str | None:
+    def ignored(self, rel: str, is_dir: bool) -> bool:
+        """Whether git ignores `rel`, or a directory above it (never without `ignore`)."""
+        return self.ignore is not None and self.ignore.ignored(rel, is_dir)
+
+    def _scope(self, named: str) -> str:
+        """Where git's rules start for a walk below `named`: there if git ignores
+        it, else at the top as for any path ("")."""
+        return named if named and self.ignored(named, True) else ""
+
+    def kind(self, rel: str, named: bool = False) -> str | None:
         """'dir', 'file' (anything else, symlinks included) or None: missing,
-        unreadable, or ignored by git (itself or a directory above it)."""
+        unreadable, or ignored by git (itself or a directory above it), unless
+        a pattern names `rel`."""
         try:
             st = os.lstat(self._path(rel)) if rel else os.stat(self.root)  # noqa: PTH116
         except (OSError, ValueError):
             return None
         is_dir = stat.S_ISDIR(st.st_mode)
-        if self.ignore is not None and self.ignore.ignored(rel, is_dir):
+        if not named and self.ignored(rel, is_dir):
             return None
         return "dir" if is_dir else "file"
 
-    def listing(self, rel: str) -> list[tuple[str, bool]]:
-        """(name, is a directory) of each entry of directory `rel`, sorted by name;
-        empty if it cannot be read or git ignores it."""
-        if self.ignore is not None and self.ignore.ignored(rel, True):
+    def listing(self, rel: str, named: str = "") -> list[tuple[str, bool]]:
+        """(name, is a directory) of each entry of directory `rel` (in or below
+        `named`, the directory a pattern names), sorted by name; empty if it
+        cannot be read or git ignores it."""
+        ignore = self.ignore
+        scope = self._scope(named) if ignore is not None else ""
+        if ignore is not None and ignore.ignored(rel, True, scope):
             return []
         path = self._path(rel)
         recorded = time.time_ns()  # before listing: a change meanwhile shows next time
@@ -253,7 +292,7 @@ class FileTree:
             st = os.stat(path)  # noqa: PTH116 - os-level: once per directory walked
         except (OSError, ValueError):
             return []
-        cached = self._listings.get(rel)
+        cached = self._listings.get((rel, scope))
         if cached is not None:
             (mtime_ns, ino, ctime_ns, when), entries = cached
             if vouches(st, mtime_ns, ino, ctime_ns, when):
@@ -265,23 +304,23 @@ class FileTree:
             return []
         raw.sort()
         prefix = f"{rel}/" if rel else ""
-        ignore = self.ignore
         entries = [
             (name, is_dir)
             for name, is_dir in raw
             if not (is_dir and name in _NEVER_WALKED)
-            and (ignore is None or not ignore.ignored(prefix + name, is_dir))
+            and (ignore is None or not ignore.ignored(prefix + name, is_dir, scope))
         ]
-        self._listings[rel] = ((st.st_mtime_ns, st.st_ino, st.st_ctime_ns, recorded), entries)
+        facts = (st.st_mtime_ns, st.st_ino, st.st_ctime_ns, recorded)
+        self._listings[(rel, scope)] = (facts, entries)
         return entries
 
-    def below(self, rel: str) -> list[str]:
-        """Every file in or below directory `rel`."""
+    def below(self, rel: str, named: str = "") -> list[str]:
+        """Every file in or below directory `rel` (in or below `named`: see `listing`)."""
         out: list[str] = []
         stack = [rel]
         while stack:
             directory = stack.pop()
-            for name, is_dir in self.listing(directory):
+            for name, is_dir in self.listing(directory, named):
                 child = f"{directory}/{name}" if directory else name
                 if is_dir:
                     stack.append(child)
@@ -324,25 +363,23 @@ class PatternSet:
             return None
         return sorted({directory for directory, _ in self._simple})
 
-    def _bases(self) -> list[str]:
-        """Directories worth walking: the literal prefix of each positive pattern."""
-        bases: list[str] = []
+    def _bases(self, tree: FileTree) -> list[str]:
+        """Where to walk from: the literal prefix of each positive pattern, but for
+        those inside another's, unless git ignores it (a pattern that names an
+        ignored directory is walked from there, with git's rules from there on)."""
+        bases: set[str] = set()
         for pattern in self._normal:
             parts = _reach_parts(pattern) if not pattern.startswith("!") else None
             if parts is None:
                 continue
-            literal: list[str] = []
-            for part in parts:
-                if _GLOB.search(part) or "\\" in part:
-                    break
-                literal.append(part)
-            bases.append("/".join(literal))
-        bases.sort()
-        pruned: list[str] = []
-        for base in bases:
-            if not any(p in ("", base) or base.startswith(p + "/") for p in pruned):
-                pruned.append(base)
-        return pruned
+            bases.add("/".join(_literal(parts)))
+        kept: list[str] = []
+        for base in sorted(bases):
+            inside = any(k == "" or base.startswith(k + "/") for k in kept)
+            # An ignored file and an ignored directory alike: either way, it is named.
+            if not inside or tree.ignored(base, True) or tree.ignored(base, False):
+                kept.append(base)
+        return kept
 
     def files(self, root: str | os.PathLike[str], tree: FileTree | None = None) -> list[str]:
         """Sorted relative POSIX paths of the files (and symlinks) under `root` that
@@ -386,8 +423,8 @@ class PatternSet:
                 for spec, index in excluders
             )
 
-        for base in self._bases():
-            kind = tree.kind(base)
+        for base in self._bases(tree):
+            kind = tree.kind(base, named=True)
             if kind == "file":
                 result = check(base)
                 if result.include:
@@ -402,7 +439,7 @@ class PatternSet:
             stack = [(base, alive)]
             while stack:
                 directory, alive = stack.pop()
-                for name, is_dir in tree.listing(directory):
+                for name, is_dir in tree.listing(directory, base):
                     child = f"{directory}/{name}" if directory else name
                     if is_dir:
                         below = _descend(alive, name)
@@ -440,17 +477,17 @@ class PatternSet:
             if not _GLOB.search(name):
                 # A literal path: one lstat, not a scan of a directory of thousands.
                 rel = prefix + name
-                kind = tree.kind(rel)
+                kind = tree.kind(rel, named=True)
                 if kind == "file":
                     seen.add(rel)
                 elif kind == "dir" and name not in _NEVER_WALKED:
-                    seen.update(tree.below(rel))
+                    seen.update(tree.below(rel, rel))
             else:
-                for entry, is_dir in tree.listing(directory):
+                for entry, is_dir in tree.listing(directory, directory):
                     if not fnmatch.fnmatchcase(entry, name):
                         continue
                     if is_dir:
-                        seen.update(tree.below(prefix + entry))
+                        seen.update(tree.below(prefix + entry, directory))
                     else:
                         seen.add(prefix + entry)
             if len(seen) == before and not any(
