@@ -158,3 +158,19 @@ def rec(tmp_path: Path) -> Path:
 def ran(rec: Path, name: str) -> bool:
     """Whether build `name` ran: builds made by the helpers touch `<rec>/<name>.ran`."""
     return (rec / f"{name}.ran").exists()
+
+
+def fake_cgroups(
+    tmp_path: Path, membership: str | bytes, files: dict[str, str | bytes]
+) -> tuple[Path, Path]:
+    """A fake cgroup tree: (a /proc/self/cgroup holding `membership`, a cgroup mount
+    holding `files`), for `buildsys.host.cgroup_cpu_limit(self_cgroup, cgroup_root)`."""
+    self_cgroup = tmp_path / "proc-self-cgroup"
+    self_cgroup.write_bytes(membership.encode() if isinstance(membership, str) else membership)
+    root = tmp_path / "sys-fs-cgroup"
+    root.mkdir()
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content.encode() if isinstance(content, str) else content)
+    return self_cgroup, root

@@ -39,8 +39,7 @@ from _cli_helpers import (
     statuses,
     write_builds,
 )
-from buildsys.host import usable_cpus
-from conftest import max_overlap, ran
+from conftest import fake_cgroups, max_overlap, ran
 
 
 def ran_args(rec: Path, name: str) -> list[str]:
@@ -806,34 +805,59 @@ note(f"{d}/{n}.json", json.dumps({
     }
 
 
+# `buildsys ARGS` with the cgroup files it reads moved to a fake tree: argv is
+# SELF_CGROUP CGROUP_ROOT ARGS.
+CLI_IN_FAKE_CGROUPS = """
+import sys
+import buildsys.host as host
+host.SELF_CGROUP, host.CGROUP_ROOT = sys.argv[1], sys.argv[2]
+del sys.argv[1:3]
+from buildsys.__main__ import console
+console()
+"""
+
+
 @pytest.mark.skipif(
     not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
     reason="needs CPU affinity control and two CPUs",
 )
-def test_default_concurrency_respects_cpu_affinity(proj, rec):
+def test_default_concurrency_is_the_affinity_capped_by_the_cgroup_quota(proj, rec, tmp_path):
     simple_project(proj, rec)
-    cpu = min(os.sched_getaffinity(0))
+    one, two = sorted(os.sched_getaffinity(0))[:2]
+    trees = iter(range(100))
 
-    def dry_run(preexec):
+    def dry_run(cpus: set[int], parent_quota: str) -> int:
+        """--dry-run's concurrency, run on `cpus` in a cgroup whose parent's cpu.max
+        is `parent_quota` (the process's own cgroup has no limit)."""
+        where = tmp_path / f"cgroups{next(trees)}"
+        where.mkdir()
+        files = {
+            "build.slice/job.scope/cpu.max": "max 100000\n",
+            "build.slice/cpu.max": parent_quota,
+        }
+        self_cgroup, root = fake_cgroups(where, "0::/build.slice/job.scope\n", files)
         proc = subprocess.run(
-            [sys.executable, "-m", "buildsys", "build", "--dry-run"],
+            [PY, "-c", CLI_IN_FAKE_CGROUPS, self_cgroup, root, "build", "--dry-run"],
             cwd=proj,
             env=cli_env(),
             capture_output=True,
             text=True,
             timeout=CLI_TIMEOUT,
             check=False,
-            preexec_fn=preexec,
+            preexec_fn=lambda: os.sched_setaffinity(0, cpus),
         )
         assert proc.returncode == 0, proc
         match = re.search(r"up to (\d+) at a time", proc.stdout)
         assert match, proc.stdout
         return int(match.group(1))
 
-    assert dry_run(lambda: os.sched_setaffinity(0, {cpu})) == 1
-    assert dry_run(None) == usable_cpus()  # affinity, capped by a cgroup quota if any
+    assert dry_run({one, two}, "max 100000\n") == 2  # no quota: the affinity mask
+    assert dry_run({one}, "max 100000\n") == 1
+    assert dry_run({one, two}, "100000 100000\n") == 1  # one CPU's time, set by the parent
+    assert dry_run({one, two}, "50000 100000\n") == 1  # half a CPU still runs one build
+    assert dry_run({one}, "400000 100000\n") == 1  # a quota does not raise the mask
     write_builds(proj, {"a": command(RECORD, rec, "a")}, run={"max-concurrency": 7})
-    assert dry_run(lambda: os.sched_setaffinity(0, {cpu})) == 7  # the file wins
+    assert dry_run({one}, "100000 100000\n") == 7  # the file wins
 
 
 def test_cwd_outside_the_project_is_a_config_error(proj, rec):
