@@ -617,46 +617,77 @@ def test_results_are_in_job_order_with_lookup(logs):
         result["missing"]
 
 
+class _OneAtATime:
+    """An observer recording each callback's enter and exit, that stays inside the
+    `finished` of every job of `wave` until all of them have returned, then
+    lingers: the wave's jobs leave a barrier together, so without the executor's
+    lock their workers would be in `finished` at once."""
+
+    LINGER = 0.2  # a window to be caught in, not a bound: held right, nobody enters
+
+    def __init__(self, wave):
+        self.wave = set(wave)
+        self.returned = set()
+        self.guard = threading.Condition()  # the observer's own records
+        self.events = []
+        self.inside = 0
+        self.threads = set()
+
+    def fn_returned(self, name):
+        with self.guard:
+            self.returned.add(name)
+            self.guard.notify_all()
+
+    def _section(self, what, name, *, hold):
+        with self.guard:
+            self.events.append(("enter", what, name, self.inside))
+            self.inside += 1
+            self.threads.add(threading.get_ident())
+            self.guard.notify_all()
+            if hold:
+                assert self.guard.wait_for(lambda: self.returned >= self.wave, timeout=60)
+                seen = len(self.events)
+                # Lingers until someone else enters, or the window closes.
+                self.guard.wait_for(lambda: len(self.events) > seen, timeout=self.LINGER)
+            self.inside -= 1
+            self.events.append(("exit", what, name, self.inside))
+
+    def started(self, job, attempt, ctx):
+        self._section("started", job.name, hold=False)
+
+    def finished(self, result):
+        self._section("finished", result.name, hold=result.name in self.wave)
+
+    def output(self, name, line):
+        pass
+
+
 def test_observer_callbacks_never_overlap_and_workers_run_jobs_back_to_back(logs):
     """Workers record their own results and start the next ready job themselves,
     so callbacks come from several threads: never two at once, and every job's
     `started` precedes its `finished`."""
-    inside = []
-    overlaps = []
-    events = []
-    threads = set()
-
-    class Watcher:
-        def _enter(self, what, name):
-            inside.append(1)
-            if len(inside) > 1:
-                overlaps.append((what, name))
-            threads.add(threading.get_ident())
-            events.append((what, name))
-            inside.pop()
-
-        def started(self, job, attempt, ctx):
-            self._enter("started", job.name)
-
-        def finished(self, result):
-            self._enter("finished", result.name)
-
-        def output(self, name, line):
-            pass
-
     names = [f"j{i:02d}" for i in range(40)]
+    wave = names[:4]  # the first four run together
+    barrier = threading.Barrier(len(wave), timeout=60)  # the limit only guards a hang
+    watcher = _OneAtATime(wave)
 
     def fn(name):
         buildsys.current_context().run(py("pass"))
+        if name in wave:
+            barrier.wait()
+        watcher.fn_returned(name)
 
-    result = ParallelExecutor(max_concurrency=4, log_dir=logs, observer=Watcher()).execute(
-        names, fn
-    )
+    ex = ParallelExecutor(max_concurrency=len(wave), log_dir=logs, observer=watcher)
+    result = ex.execute(names, fn)
     assert [r.status for r in result.results] == [Status.SUCCEEDED] * len(names)
-    assert overlaps == []
+    overlaps = [(w, n) for kind, w, n, inside in watcher.events if kind == "enter" and inside]
+    assert overlaps == [], f"callbacks entered while another was running: {overlaps}"
+    kinds = [kind for kind, *_ in watcher.events]
+    assert kinds == ["enter", "exit"] * (2 * len(names))
+    calls = [(what, name) for kind, what, name, _ in watcher.events if kind == "enter"]
     for name in names:
-        assert events.index(("started", name)) < events.index(("finished", name))
-    assert len(threads) > 1, "workers should record results themselves"
+        assert calls.index(("started", name)) < calls.index(("finished", name))
+    assert len(watcher.threads) > 1, "workers should record results themselves"
 
 
 TWO_RUNS_WITHOUT_LOG_DIR = """
