@@ -235,7 +235,7 @@ class Spawned:
         return self.err_path.read_text(errors="replace")
 
 
-def wait_until(predicate: Any, what: str, timeout: float = 20.0) -> None:
+def wait_until(predicate: Any, what: str, timeout: float = CLI_TIMEOUT) -> None:
     """Poll `predicate()` until true (a liveness poll, not a timing assertion)."""
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -244,7 +244,7 @@ def wait_until(predicate: Any, what: str, timeout: float = 20.0) -> None:
         time.sleep(0.02)
 
 
-def is_dead(pid: int, timeout: float = 5.0) -> bool:
+def is_dead(pid: int, timeout: float = 10.0) -> bool:
     """True once `pid` is not running: gone, or a zombie (killed, not yet reaped by its parent).
 
     Orphans of a CLI that exited are re-parented to the nearest subreaper,
@@ -268,7 +268,7 @@ def is_dead(pid: int, timeout: float = 5.0) -> bool:
         time.sleep(0.02)
 
 
-def assert_all_dead(pids: dict[str, int], timeout: float = 5.0) -> None:
+def assert_all_dead(pids: dict[str, int], timeout: float = 10.0) -> None:
     alive = {role: pid for role, pid in pids.items() if not is_dead(pid, timeout)}
     assert not alive, f"still running after buildsys exited: {alive}"
 
@@ -277,6 +277,53 @@ def kill_quietly(pids: dict[str, int] | list[int]) -> None:
     for pid in pids.values() if isinstance(pids, dict) else pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
+
+
+# -- holding deadlines back until builds are set up ------------------------------------
+
+READY_GATE = "ready-gate"
+
+# conftest's ReadyGate as a plugin, for a real `buildsys build`: its build_started
+# hook, for the build named READY_GATE, waits until every file in $READY_FILES
+# exists. Observer hooks run holding the scheduling lock, which acting on a
+# deadline needs, so no build times out before then.
+READY_GATE_PLUGIN = f"""
+import os
+import time
+
+import buildsys
+
+
+@buildsys.hookimpl
+def buildsys_build_started(build, attempt):
+    if build.name != {READY_GATE!r}:
+        return
+    paths = os.environ["READY_FILES"].split(os.pathsep)
+    give_up = time.monotonic() + 60  # a hang guard, not a timing
+    while not all(os.path.exists(p) for p in paths):
+        if time.monotonic() > give_up:
+            raise RuntimeError(f"never appeared: {{paths}}")
+        time.sleep(0.01)
+"""
+
+
+def ready_gate(site: Path, rec: Path, *paths: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    """(the gate build, the environment that loads its plugin from `site`).
+
+    List the gate build last in builds.toml, with a `max-concurrency` that
+    starts every build at once; run with `cli_env(env)`. A build with a short
+    timeout is then stopped only once `paths` (its ready files) exist.
+    """
+    install_plugin(
+        site,
+        "buildsys-plugin-ready-gate",
+        "1.0",
+        {"ready_gate": "ready_gate_plugin"},
+        {"ready_gate_plugin": READY_GATE_PLUGIN},
+    )
+    env = {"PYTHONPATH": str(site), "READY_FILES": os.pathsep.join(map(str, paths))}
+    # Held back itself, the gate must not time out once let go.
+    return command(RECORD, rec, READY_GATE, timeout="1h"), env
 
 
 # -- reports -----------------------------------------------------------------------------

@@ -6,7 +6,11 @@ Every script gets `PRELUDE`, which imports the usual modules and defines
 a pid or timestamp file never reads it half written.
 
 Nothing here asserts on wall-clock time: `wait_for` and `assert_gone` poll only
-to give the kernel (or a child) a moment, and fail with a clear message.
+to give the kernel (or a child) a moment, and fail with a clear message; their
+limits are generous, since on a loaded machine an interpreter can take seconds
+to start. A test whose build must time out only once its processes are set up
+holds the deadlines back with `ReadyGate` instead of hoping a short timeout
+outlasts an interpreter start.
 """
 
 from __future__ import annotations
@@ -16,9 +20,13 @@ import signal
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from buildsys import BuildResult, ExecutionResult
+from buildsys.scheduler import Job, ParallelExecutor
 
 PRELUDE = """\
 import os, signal, subprocess, sys, time
@@ -57,7 +65,7 @@ def py(code: str, *args: object) -> list[str]:
     return [sys.executable, "-c", PRELUDE + textwrap.dedent(code), *map(str, args)]
 
 
-def wait_for(path: Path, timeout: float = 10.0) -> str:
+def wait_for(path: Path, timeout: float = 60.0) -> str:
     """Contents of `path` once it exists (a liveness poll, not a timing assertion)."""
     deadline = time.monotonic() + timeout
     while not path.exists():
@@ -76,8 +84,11 @@ def _proc_state(pid: int) -> str | None:
     return f"state={fields[0].decode()} ppid={fields[1].decode()}"
 
 
-def is_gone(pid: int, timeout: float = 3.0) -> bool:
-    """True once `pid` no longer exists; a zombie still counts as existing."""
+def is_gone(pid: int, timeout: float = 10.0) -> bool:
+    """True once `pid` no longer exists; a zombie still counts as existing.
+
+    The limit stays well below the 30 s the tests' processes sleep: one that
+    buildsys failed to kill must not pass by ending on its own."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -95,7 +106,7 @@ class PidWatch:
     def __init__(self) -> None:
         self.seen: list[int] = []
 
-    def read(self, path: Path, timeout: float = 10.0) -> int:
+    def read(self, path: Path, timeout: float = 60.0) -> int:
         pid = int(wait_for(path, timeout))
         self.seen.append(pid)
         return pid
@@ -117,6 +128,46 @@ def pids():
     watch = PidWatch()
     yield watch
     watch.cleanup()
+
+
+class ReadyGate:
+    """An observer that holds back every deadline of a run until `paths` exist.
+
+    Only the thread that called `execute()` acts on deadlines, and observer
+    callbacks run holding the scheduling lock it needs to: while `started` of
+    the job named `GATE` waits, no build times out. `execute(ex, jobs, fn)`
+    runs `jobs` with `GATE` after them, so a build with a short timeout is
+    stopped only once the processes it starts have written their ready files,
+    however long their interpreters take to start. The executor needs a slot
+    for each job and the gate, so that they all start at once.
+    """
+
+    GATE = "ready-gate"
+
+    def __init__(self, *paths: Path) -> None:
+        self.paths = paths
+
+    def execute(
+        self, ex: ParallelExecutor, jobs: list[Job], fn: Callable[[str], object]
+    ) -> ExecutionResult:
+        assert ex.max_concurrency > len(jobs), "every job and the gate must start at once"
+
+        def run(name: str) -> object:
+            return None if name == self.GATE else fn(name)
+
+        # Held back itself, the gate must not time out once let go.
+        return ex.execute_jobs([*jobs, Job(self.GATE, timeout=3600)], run)
+
+    def started(self, job: Job, attempt: int, ctx: object) -> None:
+        if job.name == self.GATE:
+            for path in self.paths:
+                wait_for(path)
+
+    def finished(self, result: BuildResult) -> None:
+        pass
+
+    def output(self, name: str, line: str) -> None:
+        pass
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from _cli_helpers import (
     FAIL,
     FAIL_AFTER,
     PY,
+    READY_GATE,
     RECORD,
     SLEEPER,
     TIMED,
@@ -36,6 +37,7 @@ from _cli_helpers import (
     install_plugin,
     kill_quietly,
     read_json,
+    ready_gate,
     statuses,
     write_builds,
 )
@@ -226,15 +228,16 @@ def test_exit_1_when_a_build_fails_and_the_others_still_run(proj, rec):
 
 
 @pytest.mark.slow
-def test_exit_1_when_a_build_times_out(proj, rec):
+def test_exit_1_when_a_build_times_out(proj, rec, tmp_path):
+    gate, env = ready_gate(tmp_path / "site", rec, rec / "hang.pid")
     write_builds(
         proj,
-        {"hang": command(SLEEPER, rec, "hang", timeout="0.5s")},
-        run={"kill-grace": "0.5s"},
+        {"hang": command(SLEEPER, rec, "hang", timeout="0.5s"), READY_GATE: gate},
+        run={"kill-grace": "0.5s", "max-concurrency": 2},
     )
     report = proj / "report.json"
     try:
-        res = cli("build", "--report-json", report, cwd=proj)
+        res = cli("build", "--report-json", report, cwd=proj, env=cli_env(env))
         pid = int((rec / "hang.pid").read_text())
         assert res.rc == 1, res
         result = by_name(read_json(report))["hang"]
@@ -414,23 +417,24 @@ def test_a_timeout_that_cannot_work_is_a_usage_error(proj, rec, value):
     assert not ran(rec, "lib")
 
 
-def test_timeout_on_the_command_line_overrides_builds_toml(proj, rec):
+def test_timeout_on_the_command_line_overrides_builds_toml(proj, rec, tmp_path):
+    # No second build that must finish within the 1 s: that would race its start.
+    # (The 1 s applies to the gate build too; its result is not looked at.)
+    gate, env = ready_gate(tmp_path / "site", rec, rec / "hang.pid")
     write_builds(
         proj,
-        {
-            "hang": command(SLEEPER, rec, "hang", timeout="1h"),
-            "quick": command(RECORD, rec, "quick"),
-        },
-        run={"kill-grace": "0.5s", "timeout": "2h"},
+        {"hang": command(SLEEPER, rec, "hang", timeout="1h"), READY_GATE: gate},
+        run={"kill-grace": "0.5s", "timeout": "2h", "max-concurrency": 2},
     )
     report = proj / "report.json"
     try:
-        res = cli("build", "--timeout", "1s", "--report-json", report, cwd=proj)
+        res = cli("build", "--timeout", "1s", "--report-json", report, cwd=proj, env=cli_env(env))
         assert res.rc == 1, res
         results = by_name(read_json(report))
         assert results["hang"]["status"] == "timed_out"
-        assert results["quick"]["status"] == "succeeded"
-        hints = " ".join(results["hang"]["errors"][0]["suggestions"])
+        (error,) = results["hang"]["errors"]
+        assert "timed out after 1s;" in error["message"]
+        hints = " ".join(error["suggestions"])
         assert "--timeout" in hints
         assert_all_dead({"hang": int((rec / "hang.pid").read_text())})
     finally:

@@ -23,6 +23,7 @@ from _cli_helpers import (
     DUPLICATE_PLUGIN,
     OBSERVER_PLUGIN,
     RAISING_OBSERVER_PLUGIN,
+    READY_GATE,
     RECORD,
     REGISTER_RAISES_PLUGIN,
     by_name,
@@ -31,6 +32,7 @@ from _cli_helpers import (
     command,
     install_plugin,
     read_json,
+    ready_gate,
     statuses,
     write_builds,
 )
@@ -536,11 +538,17 @@ def test_error_suggestions_hook_adds_suggestions_to_a_timed_out_build(proj, rec,
     _install_hints(site)
     stuck = """
 print("fatal: disk full", flush=True)
+note(f"{sys.argv[1]}/stuck.up", 1)
 time.sleep(60)
 """
-    write_builds(proj, {"stuck": {**command(stuck, rec, "stuck"), "timeout": "1s"}})
+    gate, env = ready_gate(site, rec, rec / "stuck.up")  # it has printed before it times out
+    write_builds(
+        proj,
+        {"stuck": {**command(stuck, rec, "stuck"), "timeout": "1s"}, READY_GATE: gate},
+        run={"max-concurrency": 2},
+    )
     report = proj / "r.json"
-    res = cli("build", "--report-json", report, cwd=proj, env=env_for(site))
+    res = cli("build", "--report-json", report, cwd=proj, env=cli_env(env))
     assert res.rc == 1, res
     (error,) = by_name(read_json(report))["stuck"]["errors"]
     assert error["code"] == "BUILD_TIMEOUT"

@@ -15,12 +15,13 @@ import buildsys
 from buildsys import Status
 from buildsys.process import DISPLAY_LINE_LIMIT
 from buildsys.scheduler import Job, ParallelExecutor
-from conftest import PRELUDE, py, wait_for
+from conftest import PRELUDE, ReadyGate, py, wait_for
 
 LINUX = sys.platform.startswith("linux")
 
 # Each scenario's script gets DIR as argv[1] and writes one file per process
-# that matters (named by its role) once that process is set up.
+# that matters (named by its role) once that process is set up, and another
+# (ROLE.survived) if it lives out its 30 s: then buildsys never killed it.
 GRANDCHILD = (
     PRELUDE
     + """
@@ -35,6 +36,7 @@ if "quiet" in role:
         os.dup2(fd, i)
 note(f"{d}/{role}", os.getpid())
 time.sleep(30)
+note(f"{d}/{role}.survived", 1)
 """
 )
 
@@ -44,6 +46,7 @@ for role in sys.argv[3:]:
     subprocess.Popen([sys.executable, "-c", sys.argv[2], d, role])
 note(f"{d}/main", os.getpid())
 time.sleep(30)
+note(f"{d}/main.survived", 1)
 """
 
 DAEMON = """
@@ -57,15 +60,18 @@ if os.fork() == 0:  # classic double fork: the daemon's parent exits at once
             os.dup2(fd, i)
         note(f"{d}/daemon", os.getpid())
         time.sleep(30)
+        note(f"{d}/daemon.survived", 1)
     os._exit(0)
 note(f"{d}/main", os.getpid())
 time.sleep(30)
+note(f"{d}/main.survived", 1)
 """
 
 IGNORE_TERM = """
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
 note(f"{sys.argv[1]}/main", os.getpid())
 time.sleep(30)
+note(f"{sys.argv[1]}/main.survived", 1)
 """
 
 SCENARIOS = {
@@ -106,8 +112,10 @@ def test_timeout_kills_the_whole_process_tree(tmp_path, logs, pids, scenario):
     def fn(name):
         buildsys.current_context().run(argv)
 
-    ex = ParallelExecutor(max_concurrency=1, build_timeout=1.0, kill_grace=0.3, log_dir=logs)
-    result = ex.execute(["build"], fn)
+    # The timeout passes while the tree is being set up; it is acted on once all is.
+    gate = ReadyGate(*(tmp_path / role for role in roles))
+    ex = ParallelExecutor(max_concurrency=2, kill_grace=0.3, log_dir=logs, observer=gate)
+    result = gate.execute(ex, [Job("build", timeout=0.1)], fn)
 
     r = result["build"]
     assert r.status is Status.TIMED_OUT, r
@@ -115,6 +123,7 @@ def test_timeout_kills_the_whole_process_tree(tmp_path, logs, pids, scenario):
     assert result.failure_count == 1 and not result.ok
     recorded = [pids.read(tmp_path / role) for role in roles]
     pids.assert_gone(*recorded)
+    assert not sorted(p.name for p in tmp_path.glob("*.survived"))
 
 
 @pytest.mark.slow
@@ -146,20 +155,26 @@ time.sleep(30)
     def fn(name):
         buildsys.current_context().run(py(script, tmp_path, handler))
 
-    ex = ParallelExecutor(build_timeout=1.0, kill_grace=2.0, log_dir=logs)
-    result = ex.execute(["b"], fn)
+    # Both handle SIGTERM by exiting, so the generous grace is never waited out:
+    # a SIGKILL would come only if the SIGTERM had not reached them.
+    gate = ReadyGate(tmp_path / "main", tmp_path / "gc")
+    ex = ParallelExecutor(max_concurrency=2, kill_grace=60, log_dir=logs, observer=gate)
+    result = gate.execute(ex, [Job("b", timeout=0.1)], fn)
     assert result["b"].status is Status.TIMED_OUT
     assert (tmp_path / "main.term").exists()
-    assert wait_for(tmp_path / "gc.term", timeout=3) == "1"
+    assert wait_for(tmp_path / "gc.term") == "1"
 
 
-def test_job_timeout_names_its_source_and_keeps_the_output(logs):
+def test_job_timeout_names_its_source_and_keeps_the_output(tmp_path, logs):
     def fn(name):
-        buildsys.current_context().run(py("os.write(1, b'working\\n'); time.sleep(30)"))
+        buildsys.current_context().run(
+            py("os.write(1, b'working\\n'); note(sys.argv[1], 1); time.sleep(30)", tmp_path / "up")
+        )
 
     source = "builds.toml, [builds.slow] timeout"
-    ex = ParallelExecutor(build_timeout=60, kill_grace=0.3, log_dir=logs)
-    result = ex.execute_jobs([Job("slow", timeout=0.3, timeout_source=source)], fn)
+    gate = ReadyGate(tmp_path / "up")  # stopped only once it has said "working"
+    ex = ParallelExecutor(build_timeout=60, kill_grace=0.3, log_dir=logs, observer=gate)
+    result = gate.execute(ex, [Job("slow", timeout=0.3, timeout_source=source)], fn)
     r = result["slow"]
     assert r.status is Status.TIMED_OUT
     (error,) = r.errors
@@ -169,16 +184,32 @@ def test_job_timeout_names_its_source_and_keeps_the_output(logs):
         assert fh.read() == b"working\n"
 
 
+# Notes its pid, then takes the SIGTERM it was born blocking (see below).
+NOTE_THEN_TERM = """
+note(sys.argv[1], os.getpid())
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+time.sleep(30)
+"""
+
+
 @pytest.mark.slow
 def test_each_attempt_gets_the_timeout_and_timeouts_are_retried(tmp_path, logs, pids):
     def fn(name):
         ctx = buildsys.current_context()
-        ctx.run(
-            py("note(sys.argv[1], os.getpid()); time.sleep(30)", tmp_path / f"{ctx.attempt}.pid")
-        )
+        # A thread's signal mask passes to the commands it starts: each attempt's
+        # command is born with SIGTERM blocked, so its timeout stops it only
+        # after it noted its pid, however long its interpreter took to start.
+        # No SIGKILL is needed, so the grace is never waited out.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        try:
+            ctx.run(py(NOTE_THEN_TERM, tmp_path / f"{ctx.attempt}.pid"))
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
-    ex = ParallelExecutor(kill_grace=0.3, log_dir=logs)
-    r = ex.execute_jobs([Job("slow", timeout=0.5, retries=1)], fn)["slow"]
+    ex = ParallelExecutor(kill_grace=60, log_dir=logs)
+    # The timeout need only outlast this thread reaching ctx.run (a command the
+    # stop comes before is never started), not an interpreter start.
+    r = ex.execute_jobs([Job("slow", timeout=2.0, retries=1)], fn)["slow"]
     assert r.status is Status.TIMED_OUT
     assert r.attempts == 2 and r.flaky is False
     assert [e.code for e in r.errors] == ["BUILD_TIMEOUT"]
@@ -427,7 +458,7 @@ print("to stderr", file=sys.stderr, flush=True)
 
 
 def _wait_zombie(pid):
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60  # a liveness limit: an interpreter start under load
     while time.monotonic() < deadline:
         with open(f"/proc/{pid}/stat", "rb") as fh:
             stat = fh.read()

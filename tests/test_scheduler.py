@@ -19,7 +19,7 @@ import pytest
 import buildsys
 from buildsys import BuildFailed, BuildResult, Status
 from buildsys.scheduler import Job, ParallelExecutor
-from conftest import TIMED, max_overlap, py, read_interval, wait_for
+from conftest import TIMED, ReadyGate, max_overlap, py, read_interval, wait_for
 
 
 def timed_fn(d, durations):
@@ -31,16 +31,34 @@ def timed_fn(d, durations):
     return fn
 
 
-@pytest.mark.slow
-def test_pool_refills_a_free_slot_without_waiting_for_a_round(tmp_path, logs):
-    # -j2 with 2 s, 0.2 s, 0.2 s, 0.2 s: the short ones share the second slot
-    # while the long one runs.
-    durations = {"long": 2.0, "s1": 0.2, "s2": 0.2, "s3": 0.2}
-    ex = ParallelExecutor(max_concurrency=2, log_dir=logs)
-    result = ex.execute(list(durations), timed_fn(tmp_path, durations))
+# TIMED, but ending only once the file argv[4] exists (or failing after a minute).
+TIMED_UNTIL = """
+d, n, until = sys.argv[1], sys.argv[2], sys.argv[4]
+note(f"{d}/{n}.start", repr(time.monotonic()))
+deadline = time.monotonic() + 60  # a hang guard: the pool never refilled
+while not os.path.exists(until):
+    if time.monotonic() > deadline:
+        sys.exit(f"{until} never appeared")
+    time.sleep(0.01)
+note(f"{d}/{n}.end", repr(time.monotonic()))
+"""
 
-    assert [r.status for r in result.results] == [Status.SUCCEEDED] * 4
-    iv = {n: read_interval(tmp_path, n) for n in durations}
+
+def test_pool_refills_a_free_slot_without_waiting_for_a_round(tmp_path, logs):
+    # -j2: the long job ends only once the third short one has ended, and the
+    # short ones only once the long one has started, so they must share the
+    # second slot while it runs.
+    names = ["long", "s1", "s2", "s3"]
+
+    def fn(name):
+        until = tmp_path / ("s3.end" if name == "long" else "long.start")
+        buildsys.current_context().run(py(TIMED_UNTIL, tmp_path, name, 0, until))
+
+    ex = ParallelExecutor(max_concurrency=2, log_dir=logs)
+    result = ex.execute(names, fn)
+
+    assert [r.status for r in result.results] == [Status.SUCCEEDED] * 4, result["long"].errors
+    iv = {n: read_interval(tmp_path, n) for n in names}
     long_start, long_end = iv["long"]
     for short in ("s1", "s2", "s3"):
         short_start, short_end = iv[short]
@@ -178,17 +196,21 @@ def test_second_execute_after_stop_on_failure_runs_its_jobs(tmp_path, logs):
 @pytest.mark.slow
 def test_callable_ignoring_timeout_is_abandoned(tmp_path, logs):
     gate = threading.Event()  # released at the end, so the abandoned thread ends too
+    returned = threading.Event()
 
     def fn(name):
         if name == "stuck":
             gate.wait(30)  # pure Python blocking, never looks at ctx.cancelled
+            returned.set()
             return None
         buildsys.current_context().run(py(TIMED, tmp_path, name, 0))
         return None
 
-    ex = ParallelExecutor(max_concurrency=1, build_timeout=0.5, kill_grace=0.2, log_dir=logs)
+    # Only the stuck one has a timeout: the next one's interpreter may take its time.
+    ex = ParallelExecutor(max_concurrency=1, kill_grace=0.2, log_dir=logs)
     try:
-        result = ex.execute(["stuck", "next"], fn)
+        result = ex.execute_jobs([Job("stuck", timeout=0.5), Job("next")], fn)
+        assert not returned.is_set(), "execute() waited for the callable to return"
     finally:
         gate.set()
 
@@ -303,9 +325,10 @@ def test_command_ending_during_the_grace_leaves_only_a_short_wait(tmp_path, logs
         except BuildFailed:
             fn(name)  # the command was stopped; carry on regardless
 
-    ex = ParallelExecutor(build_timeout=0.5, kill_grace=60, log_dir=logs)
+    ready = ReadyGate(tmp_path / "pid")  # the timeout stops a command that is running
+    ex = ParallelExecutor(max_concurrency=2, kill_grace=60, log_dir=logs, observer=ready)
     try:
-        result = ex.execute(["b"], build)
+        result = ready.execute(ex, [Job("b", timeout=0.1)], build)
     finally:
         assert fn.finish(), "execute() waited out the kill grace"
     assert result["b"].status is Status.TIMED_OUT
@@ -433,8 +456,9 @@ def test_running_command_gets_its_kill_grace_before_the_build_is_abandoned(tmp_p
         finally:
             returned.set()
 
-    ex = ParallelExecutor(build_timeout=0.5, kill_grace=2.0, log_dir=logs)
-    result = ex.execute(["b"], fn)
+    ready = ReadyGate(pidfile)  # its SIGTERM handler is set before the timeout acts
+    ex = ParallelExecutor(max_concurrency=2, kill_grace=2.0, log_dir=logs, observer=ready)
+    result = ready.execute(ex, [Job("b", timeout=0.1)], fn)
     assert returned.is_set(), "abandoned while its command was still being stopped"
     assert result["b"].status is Status.TIMED_OUT
     assert (tmp_path / "b.pid.term").exists()  # SIGTERM first, ignored, then SIGKILL

@@ -313,7 +313,7 @@ def test_sigint_stops_a_daemon_that_cleared_its_environment(dirs, tmp_path):
         pids = {role: pid_of(rec, role) for role in ("daemon", "daemon-orphan")}
         run.signal_group(signal.SIGINT)
         assert run.wait() == 130, run.stderr
-        assert_all_dead(pids, timeout=1.0)
+        assert_all_dead(pids)
     finally:
         run.kill()
         kill_quietly(leftovers(rec))
