@@ -714,6 +714,23 @@ def test_observer_callbacks_never_overlap_and_workers_run_jobs_back_to_back(logs
     assert len(watcher.threads) > 1, "workers should record results themselves"
 
 
+def test_no_deadline_is_acted_on_while_an_observer_callback_runs(tmp_path, logs):
+    """What conftest's ReadyGate relies on: callbacks hold the scheduling lock, so
+    a build whose timeout passed while one ran is stopped only after it returns.
+    Here the command outlives its 0.1 s timeout tenfold before it writes its file."""
+    script = "time.sleep(1); note(sys.argv[1], 1); time.sleep(30)"
+
+    def fn(name):
+        buildsys.current_context().run(py(script, tmp_path / "late"))
+
+    gate = ReadyGate(tmp_path / "late")
+    ex = ParallelExecutor(max_concurrency=2, kill_grace=0.3, log_dir=logs, observer=gate)
+    result = gate.execute(ex, [Job("b", timeout=0.1)], fn)
+    assert result["b"].status is Status.TIMED_OUT
+    assert (tmp_path / "late").exists()
+    assert result[ReadyGate.GATE].status is Status.SUCCEEDED
+
+
 TWO_RUNS_WITHOUT_LOG_DIR = """
 import json, os, buildsys
 
