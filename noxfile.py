@@ -47,7 +47,9 @@ def build_all(session: nox.Session) -> None:
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Compare buildsys with make -j (and ninja) on the same workloads; not part of CI."""
-    session.install(".", "doit")  # doit: the noop workload's Python peer (issue 4)
+    # As users have it: buildsys and the three platform plugins, not editable (the
+    # `web` workload needs the web plugin); doit is the noop workload's Python peer.
+    session.install(".", *PLUGINS, "doit")
     # Only buildsys and its dependencies, as issue 2 asks: setuptools' .pth
     # file would otherwise run at every start of every tool in this venv.
     session.run("python", "-m", "pip", "uninstall", "--yes", "--quiet", "setuptools")
