@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -69,10 +69,15 @@ echo "${EPOCHREALTIME:-$(date +%s.%N)}" > "$1.end"
 """
 
 # A core-holding loop that also ends by itself once the bench that started it
-# is gone (its parent changes), so that not even a killed bench leaves it behind.
-BUSY_LOOP = (
-    "import os\np = os.getppid()\nwhile os.getppid() == p:\n    for _ in range(200000): pass\n"
-)
+# (its argument) is no longer its parent, so that not even a killed bench
+# leaves it behind.
+BUSY_LOOP = """\
+import os, sys
+bench = int(sys.argv[1])
+while os.getppid() == bench:
+    for _ in range(200000):
+        pass
+"""
 
 
 # --------------------------------------------------------------------------- model
@@ -200,12 +205,18 @@ class Bench:
     repeat_given: bool = False  # --repeat was on the command line
     members: int = 200  # workspace: members of the generated pnpm workspace
     scale: float | None = None  # chain16: duration factor (None: 1.0, or 0.1 with --quick)
-    cache: Path = field(default_factory=lambda: Path.home() / ".cache" / "buildsys-bench")
+    cache: Path = field(default_factory=lambda: cache_home() / "buildsys-bench")
     accepted: dict[str, str | None] = field(default_factory=dict)
+    accepted_noted: set[str] = field(default_factory=set)
     versions: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+def cache_home() -> Path:
+    """Where tools fetched for a workload are kept between runs."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
 
 
 # --------------------------------------------------------------------- processes
@@ -282,7 +293,8 @@ def busy_loops(count: int, python: str = sys.executable) -> Iterator[list[int]]:
     loops: list[subprocess.Popen[bytes]] = []
     try:
         for _ in range(count):
-            loops.append(subprocess.Popen([python, "-c", BUSY_LOOP], stdin=subprocess.DEVNULL))
+            argv = [python, "-c", BUSY_LOOP, str(os.getpid())]
+            loops.append(subprocess.Popen(argv, stdin=subprocess.DEVNULL))
         yield [loop.pid for loop in loops]
     finally:
         for loop in loops:
@@ -432,8 +444,32 @@ def buildsys_accepts(bench: Bench, feature: str, files: Mapping[str, str]) -> st
         raise ToolError(argv, probe, f"exit code {proc.returncode}:\n{proc.stderr[-3000:]}")
     lines = [line for line in proc.stderr.splitlines() if line.startswith("error")]
     complaint = None if proc.returncode == 0 else "; ".join(lines) or proc.stderr.strip()
+    if complaint is not None:
+        complaint = complaint.replace(f"{probe}{os.sep}", "")
     bench.accepted[feature] = complaint
     return complaint
+
+
+HISTORY_PROBE = """\
+[run]
+history = true
+
+[builds.probe]
+platform = "command"
+command = ["true"]
+"""
+
+
+def history_key(bench: Bench) -> bool:
+    """Whether this buildsys has ``[run] history`` (issue 16), noting it once when not."""
+    complaint = buildsys_accepts(bench, "history", {"builds.toml": HISTORY_PROBE})
+    if complaint is not None and "history" not in bench.accepted_noted:
+        bench.accepted_noted.add("history")
+        bench.notes.append(
+            f"buildsys has no `[run] history` key yet ({complaint}): it starts ready builds in"
+            " file order"
+        )
+    return complaint is None
 
 
 def invocations(
@@ -443,15 +479,19 @@ def invocations(
     builds_for: Callable[[Path], list[Build]],
     after_for: Callable[[Path, list[Build]], Callable[[], dict[str, float]]],
     tools: Sequence[str] | None = None,
+    header: str = "",
 ) -> list[Invocation]:
-    """Write the workload for every tool (buildsys and ``tools``, default the peers)."""
+    """Write the workload for every tool (buildsys and ``tools``, default the peers).
+
+    ``header`` opens buildsys's builds.toml (a ``[run]`` table).
+    """
     result = []
     for tool in (BUILDSYS, *(bench.peers if tools is None else tools)):
         directory = bench.root / workload / tool
         directory.mkdir(parents=True)
         builds = builds_for(directory)
         if tool == BUILDSYS:
-            file = write_builds_toml(directory, builds)
+            file = write_builds_toml(directory, builds, header)
             argv = [str(bench.buildsys), "build", "-f", str(file), "-j", str(jobs)]
             try:
                 argv += buildsys_progress_args(bench)
@@ -554,6 +594,30 @@ def status_problem(statuses: dict[str, str], expected: str, builds: int) -> str 
         return None
     found = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "none"
     return f"expected {builds} builds {expected}, the report lists {found}"
+
+
+def statuses_problem(
+    statuses: Mapping[str, str], expected: Mapping[str, str], others: Collection[str]
+) -> str | None:
+    """Why ``statuses`` is not ``expected`` (build: status) plus other builds in ``others``.
+
+    For projects where buildsys may add builds of its own (a workspace's
+    install): those may have any status in ``others``.
+    """
+    wrong = [
+        f"{name} {status}"
+        for name, status in statuses.items()
+        if name not in expected and status not in others
+    ]
+    wrong += [
+        f"{name} {statuses.get(name, 'missing')} (expected {status})"
+        for name, status in expected.items()
+        if statuses.get(name) != status
+    ]
+    if not wrong:
+        return None
+    shown = "; ".join(wrong[:5]) + (f"; and {len(wrong) - 5} more" if len(wrong) > 5 else "")
+    return f"{len(wrong)} builds not as expected: {shown}"
 
 
 def read_report(report: Path) -> dict[str, str]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from harness import Bench, Figure
 
-from . import noop, sleep, startup, true, web
+from . import chain16, loaded, mixed, noop, sleep, startup, true, web
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,9 @@ WORKLOADS = (
     Workload("noop", noop.run),
     Workload("web", web.run),
     Workload("startup", startup.run),
+    Workload("mixed", mixed.run),
+    Workload("loaded", loaded.run),
+    Workload("chain16", chain16.run, default=False),
 )
 BY_NAME = {workload.name: workload for workload in WORKLOADS}
 DEFAULT = tuple(workload.name for workload in WORKLOADS if workload.default)
