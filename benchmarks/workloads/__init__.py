@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from harness import Bench, Figure
 
-from . import chain16, loaded, mixed, noop, sleep, startup, true, web
+from . import board, chain16, loaded, mixed, noop, sleep, startup, true, web
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ WORKLOADS = (
     Workload("startup", startup.run),
     Workload("mixed", mixed.run),
     Workload("loaded", loaded.run),
+    Workload("board", board.run),
     Workload("chain16", chain16.run, default=False),
 )
 BY_NAME = {workload.name: workload for workload in WORKLOADS}
