@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from harness import Bench, Figure
 
-from . import board, chain16, loaded, mixed, noop, sleep, startup, true, web
+from . import board, chain16, loaded, mixed, noop, scale, sleep, startup, true, web, workspace
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,8 @@ WORKLOADS = (
     Workload("loaded", loaded.run),
     Workload("board", board.run),
     Workload("chain16", chain16.run, default=False),
+    Workload("workspace", workspace.run, default=False),
+    Workload("scale", scale.run, default=False),
 )
 BY_NAME = {workload.name: workload for workload in WORKLOADS}
 DEFAULT = tuple(workload.name for workload in WORKLOADS if workload.default)
