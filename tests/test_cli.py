@@ -813,7 +813,7 @@ note(f"{d}/{n}.json", json.dumps({
 # SELF_CGROUP CGROUP_ROOT ARGS.
 CLI_IN_FAKE_CGROUPS = """
 import sys
-import buildsys.host as host
+import buildsys.host.facts as host
 host.SELF_CGROUP, host.CGROUP_ROOT = sys.argv[1], sys.argv[2]
 del sys.argv[1:3]
 from buildsys.__main__ import console

@@ -1,4 +1,4 @@
-"""buildsys.durations: the "90s" / "20m" / "1h30m" durations of builds.toml, and their display."""
+"""buildsys._durations: the "90s" / "20m" / "1h30m" durations of builds.toml, and their display."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from buildsys.durations import format_duration, parse_duration
+from buildsys._durations import format_duration, parse_duration
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from buildsys.host import cgroup_cpu_limit, usable_cpus
+from buildsys.host.facts import cgroup_cpu_limit, usable_cpus
 from conftest import fake_cgroups
 
 
@@ -260,7 +260,7 @@ def test_usable_cpus_caps_the_affinity_with_the_quota(tmp_path, cpus, expected):
 
 USABLE = """
 import sys
-from buildsys.host import usable_cpus
+from buildsys.host.facts import usable_cpus
 print(usable_cpus(self_cgroup=sys.argv[1], cgroup_root=sys.argv[2]))
 """
 

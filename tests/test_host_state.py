@@ -28,9 +28,9 @@ import pytest
 import buildsys
 from _cli_helpers import RECORD, cli, command, write_builds
 from buildsys import Status
-from buildsys.context import BuildContext
+from buildsys.host.context import BuildContext
+from buildsys.host.process import Control, OutputSink
 from buildsys.masking import Masker
-from buildsys.process import Control, OutputSink
 from buildsys.scheduler import Job, ParallelExecutor
 from conftest import PRELUDE, py, ran, wait_for
 

@@ -1,4 +1,4 @@
-"""buildsys.probe: quick tool queries for check() and fingerprint()."""
+"""buildsys.host.probe: quick tool queries for check() and fingerprint()."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ import pytest
 
 import buildsys
 from buildsys import Status
-from buildsys.process import DISPLAY_LINE_LIMIT
+from buildsys.host.process import DISPLAY_LINE_LIMIT
 from buildsys.scheduler import Job, ParallelExecutor
 from conftest import PRELUDE, ReadyGate, py, wait_for
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 import buildsys
-from buildsys._memo import RunMemo, using
-from buildsys.fingerprint import Fingerprint, find_tool
+from buildsys.host._memo import RunMemo, using
+from buildsys.host.fingerprint import Fingerprint, find_tool
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="fake tools are shell scripts")
 

@@ -15,13 +15,13 @@ if TYPE_CHECKING:
     from typing import Any
 
     from .config import BuildConfig, Config, RunSettings, load_config
-    from .context import BuildContext, CommandResult, current_context
     from .engine import run
     from .errors import BuildFailed, ConfigError, UsageError
-    from .fingerprint import Fingerprint, Program, find_tool
     from .hooks import hookimpl, hookspec
-    from .host import Host
-    from .probe import Probe, probe
+    from .host.context import BuildContext, CommandResult, current_context
+    from .host.facts import Host
+    from .host.fingerprint import Fingerprint, Program, find_tool
+    from .host.probe import Probe, probe
     from .registry import PlatformRegistry
     from .results import BuildError, BuildResult, ExecutionResult, Status
     from .scheduler import Job, ParallelExecutor
@@ -60,31 +60,31 @@ __all__ = [
 
 _WHERE = {
     "BuildConfig": "config",
-    "BuildContext": "context",
+    "BuildContext": "host.context",
     "BuildError": "results",
     "BuildFailed": "errors",
     "BuildResult": "results",
     "BuildSpec": "spec",
-    "CommandResult": "context",
+    "CommandResult": "host.context",
     "Config": "config",
     "ConfigError": "errors",
     "ExecutionResult": "results",
-    "Fingerprint": "fingerprint",
-    "Host": "host",
+    "Fingerprint": "host.fingerprint",
+    "Host": "host.facts",
     "Job": "scheduler",
     "ParallelExecutor": "scheduler",
     "PlatformRegistry": "registry",
-    "Probe": "probe",
-    "Program": "fingerprint",
+    "Probe": "host.probe",
+    "Program": "host.fingerprint",
     "RunSettings": "config",
     "Status": "results",
     "UsageError": "errors",
-    "current_context": "context",
-    "find_tool": "fingerprint",
+    "current_context": "host.context",
+    "find_tool": "host.fingerprint",
     "hookimpl": "hooks",
     "hookspec": "hooks",
     "load_config": "config",
-    "probe": "probe",
+    "probe": "host.probe",
     "run": "engine",
 }
 

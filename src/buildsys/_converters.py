@@ -37,7 +37,7 @@ def check_timeout(name: str, value: object) -> float | None:
     like "10s" that `parse_duration` reads); 0 would time every build out at once."""
     if value is None:
         return None
-    from .durations import parse_duration
+    from ._durations import parse_duration
 
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise TypeError(f"{name} must be a number of seconds, a duration like '10s', or None")

@@ -402,7 +402,7 @@ def _execute_with_signals(run: Any, plan: Any, *, standalone: bool) -> int:
         else:
             run.kill()
 
-    from ._proctree import kill_adopted, subreaper
+    from .host._proctree import kill_adopted, subreaper
 
     if standalone:
         # Daemons a build leaves (Gradle's) outlive the program, as they would make's.
@@ -558,7 +558,7 @@ def _size_text(size: int) -> str:
 
 
 def format_age(seconds: float) -> str:
-    from .durations import format_duration
+    from ._durations import format_duration
 
     return format_duration(max(0.0, seconds))
 
@@ -589,7 +589,7 @@ def _cmd_graph(args: argparse.Namespace) -> int:
 
 def _toolchain(plugins: Any, platform: str, mask: Any) -> list[dict[str, Any]]:
     """The platform's toolchain problems (its builder's check()), masked, as JSON objects."""
-    from .host import Host
+    from .host.facts import Host
 
     return [
         {

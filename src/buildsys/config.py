@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ._durations import parse_duration
 from ._locate import KeyLines, quick_line
 from ._toml import describe, literal
-from .durations import parse_duration
 from .errors import ConfigError, Problem
-from .host import KNOWN_OS, os_name
+from .host.facts import KNOWN_OS, os_name
 
 if TYPE_CHECKING:
     from .masking import Masker

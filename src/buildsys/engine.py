@@ -35,7 +35,7 @@ from .config import Config, did_you_mean
 from .diagnosis import Diagnosis
 from .errors import BuildFailed, UsageError
 from .graph import leaves, select
-from .host import Host, usable_cpus
+from .host.facts import Host, usable_cpus
 from .lock import project_lock, state_dir
 from .masking import Masker
 from .plugins import PluginHost
@@ -548,7 +548,7 @@ class Run:
         )
 
     def _build_fn(self, specs: Mapping[str, BuildSpec]) -> Any:
-        from .context import current_context
+        from .host.context import current_context
 
         plugins = self.plugins
 

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import attrs
 
 if TYPE_CHECKING:
-    from .context import BuildContext
-    from .host import Host
+    from .host.context import BuildContext
+    from .host.facts import Host
     from .results import BuildError
     from .spec import BuildSpec
 

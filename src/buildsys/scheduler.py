@@ -56,15 +56,15 @@ from typing import Protocol
 
 import attrs
 
-from . import _proctree
 from ._converters import check_concurrency, check_timeout, strs
+from ._durations import format_duration
 from .artifacts import Artifact, describe
-from .context import BuildContext, SharedEnvironment, _current
-from .durations import format_duration
 from .errors import BuildFailed
-from .host import usable_cpus
+from .host import _proctree
+from .host.context import BuildContext, SharedEnvironment, _current
+from .host.facts import usable_cpus
+from .host.process import Control, OutputSink, StopReason
 from .masking import Masker
-from .process import Control, OutputSink, StopReason
 from .results import BuildError, BuildResult, ExecutionResult, Status
 
 __all__ = ["Executor", "Job", "Observer", "ParallelExecutor"]

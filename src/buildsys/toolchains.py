@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
-from ._memo import RunMemo, using
 from ._witness import facts, trusted
-from .fingerprint import Fingerprint
-from .host import Host
+from .host._memo import RunMemo, using
+from .host.facts import Host
+from .host.fingerprint import Fingerprint
 from .registry import takes_spec
 
 if TYPE_CHECKING:

@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from .._memo import memoised
-from ..fingerprint import Fingerprint, Program, find_tool
 from ..hooks import hookimpl
+from ..host._memo import memoised
+from ..host.fingerprint import Fingerprint, Program, find_tool
 from ..results import BuildError
 
 if TYPE_CHECKING:
-    from ..context import BuildContext
-    from ..host import Host
+    from ..host.context import BuildContext
+    from ..host.facts import Host
     from ..registry import PlatformRegistry
     from ..spec import BuildSpec
 

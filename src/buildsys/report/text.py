@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..durations import format_duration
+from .._durations import format_duration
 
 __all__ = ["WORD", "run_header", "summary_table", "took", "verdict"]
 

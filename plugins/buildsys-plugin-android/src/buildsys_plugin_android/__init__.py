@@ -14,7 +14,7 @@ from buildsys import hookimpl
 from .builder import AndroidBuilder, AndroidOptions, gradle_task
 
 if TYPE_CHECKING:
-    from buildsys.registry import PlatformRegistry
+    from buildsys import PlatformRegistry
 
 __all__ = ["AndroidBuilder", "AndroidOptions", "buildsys_register_platforms", "gradle_task"]
 

@@ -14,7 +14,7 @@ from buildsys import hookimpl
 from .builder import IosBuilder, IosOptions, Layout, xcodebuild_argvs
 
 if TYPE_CHECKING:
-    from buildsys.registry import PlatformRegistry
+    from buildsys import PlatformRegistry
 
 __all__ = ["IosBuilder", "IosOptions", "Layout", "buildsys_register_platforms", "xcodebuild_argvs"]
 

@@ -37,9 +37,7 @@ import attrs
 from buildsys import BuildError, Fingerprint, find_tool, probe
 
 if TYPE_CHECKING:
-    from buildsys.context import BuildContext
-    from buildsys.host import Host
-    from buildsys.spec import BuildSpec
+    from buildsys import BuildContext, BuildSpec, Host
 
 __all__ = ["IosBuilder", "IosOptions", "Layout", "xcodebuild_argvs"]
 

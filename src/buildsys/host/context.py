@@ -14,8 +14,8 @@ from types import MappingProxyType
 
 import attrs
 
-from .errors import BuildFailed
-from .masking import Masker
+from ..errors import BuildFailed
+from ..masking import Masker
 from .process import Control, OutputSink, StopReason, run_process
 
 __all__ = ["BuildContext", "CommandResult", "current_context"]

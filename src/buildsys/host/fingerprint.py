@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
-from ._converters import strs
+from .._converters import strs
 
 __all__ = ["Fingerprint", "Program", "find_tool"]
 

@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 import attrs
 
+from ..masking import Masker, StreamMasker
 from . import _proctree
-from .masking import Masker, StreamMasker
 
 if TYPE_CHECKING:
     import subprocess
