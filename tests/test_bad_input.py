@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 import buildsys
 from _cli_helpers import by_name, cli, cli_env, install_plugin, read_json, write_builds
 from buildsys.config import BUILD_KEYS, RUN_KEYS
-from buildsys.options import field_keys
-from buildsys.plugins import PluginHost
+from buildsys.plugin.manager import PluginHost
+from buildsys.plugin.options import field_keys
 
 HOST = PluginHost().load()  # the installed plugins too: their options are keys as well
 

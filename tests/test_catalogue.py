@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from buildsys.catalogue import Catalogue, CatalogueError
+from buildsys.plugin.catalogue import Catalogue, CatalogueError
 
 ENTRIES = """
 [[error]]

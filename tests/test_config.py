@@ -27,8 +27,8 @@ import pytest
 import buildsys
 from buildsys.config import BUILD_KEYS, RunSettings, did_you_mean
 from buildsys.errors import Problem
-from buildsys.platforms.command import CommandOptions
-from buildsys.plugins import PluginHost
+from buildsys.plugin.command import CommandOptions
+from buildsys.plugin.manager import PluginHost
 
 CORPUS = Path(__file__).parent / "config_corpus"
 INVALID = CORPUS / "invalid"

@@ -1,7 +1,7 @@
 """docs/plugins.md against the code: the hook reference, BuildSpec's fields, the promise.
 
 The hook reference is a `### `hook(param, ...)`` heading per hook under
-`## Hook reference`. Every hook in `buildsys.hookspecs.__all__` must be there
+`## Hook reference`. Every hook in `buildsys.plugin.hookspecs.__all__` must be there
 with its exact parameter names, no other hook may be, and each section must
 carry its hookspec docstring's summary and `versionadded`, so the docs cannot
 drift from the hookspecs. `RELEASED_HOOKS` is the snapshot of released hook
@@ -17,8 +17,8 @@ from pathlib import Path
 import attrs
 import pytest
 
-from buildsys import hookspecs
-from buildsys.hooks import PROJECT
+from buildsys.plugin import hookspecs
+from buildsys.plugin.marker import PROJECT
 from buildsys.spec import BuildSpec
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "plugins.md"
@@ -109,7 +109,7 @@ def test_hook_section_carries_its_docstring(name):
 
 # The released hooks: name -> (the version that added it, its parameters in order).
 # Hooks only grow (docs/plugins.md, "Versioning"): an entry here is never removed,
-# renamed or shortened. Adding a hook or a parameter to buildsys.hookspecs means
+# renamed or shortened. Adding a hook or a parameter to buildsys.plugin.hookspecs means
 # adding it here too, in the same change; that is when it becomes released.
 RELEASED_HOOKS: dict[str, tuple[str, tuple[str, ...]]] = {
     "buildsys_register_platforms": ("0.1", ("registry",)),
@@ -138,7 +138,7 @@ def _parameters(name: str) -> list[str]:
 def test_a_released_hook_keeps_its_name_and_parameters(name):
     since, released = RELEASED_HOOKS[name]
     assert name in SPECS, (
-        f"{name}, released in {since}, is no longer in buildsys.hookspecs.__all__. "
+        f"{name}, released in {since}, is no longer in buildsys.plugin.hookspecs.__all__. "
         f"{_promise()} Restore it (a new hook may be added beside it)."
     )
     params = _parameters(name)
@@ -201,6 +201,6 @@ def test_buildspec_fields_are_documented():
 
 
 def test_entry_point_group_is_the_one_buildsys_loads():
-    from buildsys.plugins import ENTRY_POINT_GROUP
+    from buildsys.plugin.manager import ENTRY_POINT_GROUP
 
     assert f"[project.entry-points.{ENTRY_POINT_GROUP}]" in _text()

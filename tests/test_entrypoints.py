@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from buildsys import _entrypoints
+from buildsys.plugin import _entrypoints
 
 
 def _dist(site: Path, name: str, version: str, target: str) -> None:

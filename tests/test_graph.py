@@ -9,7 +9,7 @@ import pytest
 import buildsys
 from buildsys.config import BuildConfig
 from buildsys.graph import leaves, select, to_dot
-from buildsys.plugins import PluginHost
+from buildsys.plugin.manager import PluginHost
 
 
 def b(name: str, *deps: str, tags: tuple[str, ...] = (), platform: str = "command") -> BuildConfig:

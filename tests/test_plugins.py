@@ -908,7 +908,7 @@ def test_wrapper_of_register_platforms_registers_as_its_own_plugin(tmp_path, pro
 
 
 def test_pluggy_tracing_and_monitoring_see_every_hook_call(monkeypatch, tmp_path, proj, rec, site):
-    from buildsys.plugins import PluginHost
+    from buildsys.plugin.manager import PluginHost
 
     # Loaded in this process through its entry point, as the CLI would load it.
     _install(site, "tracedwatch", OBSERVER_PLUGIN)
@@ -955,7 +955,7 @@ def test_pluggy_tracing_and_monitoring_see_every_hook_call(monkeypatch, tmp_path
 
 
 def _host_with(*plugins: tuple[str, object]) -> Any:
-    from buildsys.plugins import PluginHost
+    from buildsys.plugin.manager import PluginHost
 
     host = PluginHost(entry_points=False).load()
     for name, plugin in plugins:

@@ -17,12 +17,12 @@ if TYPE_CHECKING:
     from .config import BuildConfig, Config, RunSettings, load_config
     from .engine import run
     from .errors import BuildFailed, ConfigError, UsageError
-    from .hooks import hookimpl, hookspec
     from .host.context import BuildContext, CommandResult, current_context
     from .host.facts import Host
     from .host.fingerprint import Fingerprint, Program, find_tool
     from .host.probe import Probe, probe
-    from .registry import PlatformRegistry
+    from .plugin.marker import hookimpl, hookspec
+    from .plugin.registry import PlatformRegistry
     from .results import BuildError, BuildResult, ExecutionResult, Status
     from .scheduler import Job, ParallelExecutor
     from .spec import BuildSpec
@@ -73,7 +73,7 @@ _WHERE = {
     "Host": "host.facts",
     "Job": "scheduler",
     "ParallelExecutor": "scheduler",
-    "PlatformRegistry": "registry",
+    "PlatformRegistry": "plugin.registry",
     "Probe": "host.probe",
     "Program": "host.fingerprint",
     "RunSettings": "config",
@@ -81,8 +81,8 @@ _WHERE = {
     "UsageError": "errors",
     "current_context": "host.context",
     "find_tool": "host.fingerprint",
-    "hookimpl": "hooks",
-    "hookspec": "hooks",
+    "hookimpl": "plugin.marker",
+    "hookspec": "plugin.marker",
     "load_config": "config",
     "probe": "host.probe",
     "run": "engine",

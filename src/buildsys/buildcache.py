@@ -42,8 +42,8 @@ from .artifacts import Artifact
 from .cache import Cache, CacheMiss, Manifest
 from .graph import dependency_order
 from .hashing import StatMemo, combine, hash_inputs
-from .options import unstructure
 from .patterns import FileTree
+from .plugin.options import unstructure
 from .results import BuildResult, Status
 from .spec import BuildSpec
 

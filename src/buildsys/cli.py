@@ -289,7 +289,7 @@ def main(argv: Sequence[str] | None = None, *, standalone: bool = False) -> int:
 
 def _load(args: argparse.Namespace) -> tuple[Any, Any]:
     from .config import load_config
-    from .plugins import PluginHost
+    from .plugin.manager import PluginHost
 
     plugins = PluginHost().load()
     return load_config(args.file, plugins), plugins
@@ -474,7 +474,7 @@ def _masker_for(config: Any) -> Any:
 def _cmd_list(args: argparse.Namespace) -> int:
     import json
 
-    from .options import unstructure
+    from .plugin.options import unstructure
 
     config, _ = _load(args)
     masker = _masker_for(config)
@@ -605,7 +605,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     import json
 
     from .masking import Masker
-    from .plugins import PluginHost
+    from .plugin.manager import PluginHost
 
     plugins = PluginHost().load()
     mask = Masker.from_environment(os.environ).text

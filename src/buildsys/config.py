@@ -30,7 +30,7 @@ from .host.facts import KNOWN_OS, os_name
 
 if TYPE_CHECKING:
     from .masking import Masker
-    from .plugins import PluginHost
+    from .plugin.manager import PluginHost
 
 __all__ = [
     "BUILD_KEYS",
@@ -368,7 +368,7 @@ def load_config(
     default, the installed plugins, loaded now).
     """
     if plugins is None:
-        from .plugins import PluginHost
+        from .plugin.manager import PluginHost
 
         plugins = PluginHost().load()
     return _Loader(Path(path), plugins, host_os or os_name()).load()
@@ -556,7 +556,7 @@ class _Loader:
         Builds do not report problems of the values they inherit (see `_options`),
         so a bad default is one problem, not one per build.
         """
-        from .options import field_keys, structure_options
+        from .plugin.options import field_keys, structure_options
 
         for key, value in defaults.items():
             if key in BUILD_KEYS or key == "profiles":
@@ -588,7 +588,7 @@ class _Loader:
                     self.problem(which + problem.message, at=("defaults", key), key=key)
 
     def _known_option_keys(self) -> list[str]:
-        from .options import field_keys
+        from .plugin.options import field_keys
 
         keys: set[str] = set()
         for registered in self.plugins.registry:
@@ -701,7 +701,7 @@ class _Loader:
                     how += " (or set `platform =`; it defaults to the build's name)"
                 disabled = self.plugins.disabled_provider(platform)
                 if disabled is not None:
-                    from .plugins import DISABLE_VAR
+                    from .plugin.manager import DISABLE_VAR
 
                     dist = f" ({disabled.distribution})" if disabled.distribution else ""
                     how += (
@@ -779,7 +779,7 @@ class _Loader:
         builder: Any,
         raw: dict[str, tuple[Any, tuple[str, ...]]],
     ) -> Any:
-        from .options import field_keys, structure_options
+        from .plugin.options import field_keys, structure_options
 
         cls = getattr(builder, "options", None)
         fields = field_keys(cls) if cls is not None else {}

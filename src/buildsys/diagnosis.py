@@ -19,8 +19,8 @@ from .errors import BuildFailed
 from .results import BuildError
 
 if TYPE_CHECKING:
-    from .catalogue import Catalogue
-    from .plugins import PluginHost
+    from .plugin.catalogue import Catalogue
+    from .plugin.manager import PluginHost
     from .spec import BuildSpec
     from .toolchains import Toolchains
 
@@ -40,7 +40,12 @@ class Diagnosis:
 
     def catalogue(self, platform: str) -> Catalogue:
         """Project entries, then the builder's."""
-        from .catalogue import PROJECT_CATALOGUE, Catalogue, CatalogueError, builder_catalogue
+        from .plugin.catalogue import (
+            PROJECT_CATALOGUE,
+            Catalogue,
+            CatalogueError,
+            builder_catalogue,
+        )
 
         with self._lock:
             if platform in self._catalogues:

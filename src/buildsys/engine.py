@@ -38,8 +38,8 @@ from .graph import leaves, select
 from .host.facts import Host, usable_cpus
 from .lock import project_lock, state_dir
 from .masking import Masker
-from .plugins import PluginHost
-from .registry import takes_spec
+from .plugin.manager import PluginHost
+from .plugin.registry import takes_spec
 from .results import BuildError, BuildResult, ExecutionResult, Status
 from .scheduler import Job, ParallelExecutor
 from .spec import BuildSpec

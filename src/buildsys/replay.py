@@ -109,8 +109,8 @@ def invocation_key(argv: Sequence[str], config: str, environ: Mapping[str, str])
     is cheaper than importing hashlib on every run that has nothing to replay.
     """
     from . import _version_text
-    from ._entrypoints import installed_state
     from .masking import is_secret_name
+    from .plugin._entrypoints import installed_state
 
     variables = sorted(
         # A secret's value is never kept: its digest is, so a changed secret is noticed.

@@ -35,11 +35,11 @@ from ._witness import facts, trusted
 from .host._memo import RunMemo, using
 from .host.facts import Host
 from .host.fingerprint import Fingerprint
-from .registry import takes_spec
+from .plugin.registry import takes_spec
 
 if TYPE_CHECKING:
-    from .plugins import PluginHost
-    from .registry import RegisteredPlatform
+    from .plugin.manager import PluginHost
+    from .plugin.registry import RegisteredPlatform
     from .spec import BuildSpec
 
 __all__ = ["NO_TOOLCHAIN", "Toolchain", "Toolchains"]

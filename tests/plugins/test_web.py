@@ -528,7 +528,7 @@ CATALOGUE_SAMPLES = [
 
 @pytest.mark.parametrize(("line", "code"), CATALOGUE_SAMPLES)
 def test_shipped_catalogue_matches_known_errors(line, code):
-    from buildsys.catalogue import builder_catalogue
+    from buildsys.plugin.catalogue import builder_catalogue
 
     catalogue = builder_catalogue(WebBuilder())
     match = catalogue.match_lines(["some unrelated output", line])
@@ -540,7 +540,7 @@ def test_shipped_catalogue_matches_known_errors(line, code):
 
 
 def test_catalogue_orders_the_real_cause_before_an_engine_warning():
-    from buildsys.catalogue import builder_catalogue
+    from buildsys.plugin.catalogue import builder_catalogue
 
     lines = [
         "npm warn EBADENGINE Unsupported engine {",

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from ..hooks import hookimpl
 from ..masking import Masker
+from ..plugin.marker import hookimpl
 from ..results import BuildResult, ExecutionResult, Status
 from ..spec import BuildSpec
 from .tail import read_tail

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from .._files import write_atomic
-from ..hooks import hookimpl
 from ..masking import Masker
+from ..plugin.marker import hookimpl
 from ..results import ExecutionResult
 
 __all__ = ["FileReporter"]

@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..hooks import hookimpl
+from ..plugin.marker import hookimpl
 from ..results import BuildResult, ExecutionResult
 from ..spec import BuildSpec
 from .console import ConsoleReporter

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 import attrs
 
 if TYPE_CHECKING:
-    from .host.context import BuildContext
-    from .host.facts import Host
-    from .results import BuildError
-    from .spec import BuildSpec
+    from ..host.context import BuildContext
+    from ..host.facts import Host
+    from ..results import BuildError
+    from ..spec import BuildSpec
 
 __all__ = ["Builder", "PlatformRegistry", "PluginError", "RegisteredPlatform", "takes_spec"]
 
@@ -61,7 +61,7 @@ class RegisteredPlatform:
         return self._ask("check_build()", lambda: check_build(spec, host))
 
     def _ask(self, method: str, call: Callable[[], Any]) -> list[BuildError]:
-        from .results import BuildError
+        from ..results import BuildError
 
         try:
             found = list(call() or [])

@@ -37,7 +37,7 @@ import attrs
 import pluggy
 
 from . import hookspecs
-from .hooks import PROJECT
+from .marker import PROJECT
 from .registry import PlatformRegistry, PluginError
 
 if TYPE_CHECKING:
@@ -328,7 +328,7 @@ class _IsolatingPluginManager(pluggy.PluginManager):
 
 
 def _builtin_plugins() -> list[tuple[str, object]]:
-    from .platforms import command
+    from . import command
 
     return [("command", command)]
 
@@ -364,7 +364,7 @@ class PluginHost:
 
     def load(self) -> PluginHost:
         """Register built-ins and installed plugins, then collect their platforms."""
-        from . import __version__
+        from .. import __version__
 
         for name, module in _builtin_plugins():
             self._register(name, module, version=__version__, dist="buildsys", builtin=True)

@@ -23,12 +23,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .hooks import hookspec
+from .marker import hookspec
 
 if TYPE_CHECKING:
+    from ..results import BuildError, BuildResult, ExecutionResult
+    from ..spec import BuildSpec
     from .registry import PlatformRegistry
-    from .results import BuildError, BuildResult, ExecutionResult
-    from .spec import BuildSpec
 
 __all__ = [
     "buildsys_build_finished",

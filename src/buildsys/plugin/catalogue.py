@@ -28,7 +28,7 @@ from pathlib import Path
 
 import attrs
 
-from ._converters import strs
+from .._converters import strs
 
 __all__ = [
     "PROJECT_CATALOGUE",

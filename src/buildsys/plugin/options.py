@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import attrs
 
-from ._toml import describe
+from .._toml import describe
 
 __all__ = ["OptionProblem", "field_keys", "structure_options", "unstructure"]
 

@@ -20,16 +20,16 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from ..hooks import hookimpl
 from ..host._memo import memoised
 from ..host.fingerprint import Fingerprint, Program, find_tool
 from ..results import BuildError
+from .marker import hookimpl
 
 if TYPE_CHECKING:
     from ..host.context import BuildContext
     from ..host.facts import Host
-    from ..registry import PlatformRegistry
     from ..spec import BuildSpec
+    from .registry import PlatformRegistry
 
 __all__ = ["CommandBuilder", "CommandOptions", "buildsys_register_platforms"]
 

@@ -102,7 +102,7 @@ def entry_points(group: str) -> Sequence[EntryPoint]:
         try:
             from pathlib import Path
 
-            from ._files import write_atomic
+            from .._files import write_atomic
 
             payload: Any = (key, [list(ep) for ep in found])
             write_atomic(Path(path), marshal.dumps(payload))

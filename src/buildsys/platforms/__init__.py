@@ -1,1 +1,0 @@
-"""Platforms built into buildsys; they register through the same hook as plugins."""
