@@ -25,7 +25,7 @@ import attrs
 import pytest
 
 import buildsys
-from buildsys.config import BUILD_KEYS, RunSettings, did_you_mean
+from buildsys.config.loader import BUILD_KEYS, RunSettings, did_you_mean
 from buildsys.errors import Problem
 from buildsys.plugin.command import CommandOptions
 from buildsys.plugin.manager import PluginHost

@@ -14,8 +14,8 @@ from pathlib import Path
 import pathspec
 import pytest
 
-from buildsys._gitignore import GitIgnore, compile_line
-from buildsys.patterns import FileTree, PatternSet
+from buildsys.config._gitignore import GitIgnore, compile_line
+from buildsys.config.patterns import FileTree, PatternSet
 
 GIT = shutil.which("git")
 needs_git = pytest.mark.skipif(GIT is None, reason="git is not installed")
@@ -220,7 +220,7 @@ def test_respect_gitignore_false_matches_every_file(tmp_path: Path) -> None:
 def test_an_ignored_directory_is_never_listed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from buildsys import patterns
+    from buildsys.config import patterns
 
     (tmp_path / ".git").mkdir()
     make(

@@ -1,4 +1,4 @@
-"""buildsys.graph: selecting builds (names, tags, dependency closure), leaves, DOT output."""
+"""buildsys.config.graph: selecting builds (names, tags, dependency closure), leaves, DOT output."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import textwrap
 import pytest
 
 import buildsys
-from buildsys.config import BuildConfig
-from buildsys.graph import leaves, select, to_dot
+from buildsys.config.graph import leaves, select, to_dot
+from buildsys.config.loader import BuildConfig
 from buildsys.plugin.manager import PluginHost
 
 

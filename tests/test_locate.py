@@ -1,4 +1,4 @@
-"""buildsys._locate.KeyLines: the line each TOML key is written on, for error messages."""
+"""buildsys.config._locate.KeyLines: the line each TOML key is written on, for error messages."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from buildsys._locate import KeyLines
+from buildsys.config._locate import KeyLines
 
 VALID_CORPUS = Path(__file__).parent / "config_corpus" / "valid"
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from buildsys import patterns
-from buildsys.patterns import FileTree, PatternSet, normalise, pattern_problem
+from buildsys.config import patterns
+from buildsys.config.patterns import FileTree, PatternSet, normalise, pattern_problem
 
 OLD_NS = 1_000_000_000 * 1_600_000_000  # 2020: far outside any racy window
 

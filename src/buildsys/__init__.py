@@ -14,7 +14,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from .config import BuildConfig, Config, RunSettings, load_config
+    from .config.loader import BuildConfig, Config, RunSettings, load_config
     from .engine import run
     from .errors import BuildFailed, ConfigError, UsageError
     from .host.context import BuildContext, CommandResult, current_context
@@ -59,14 +59,14 @@ __all__ = [
 ]
 
 _WHERE = {
-    "BuildConfig": "config",
+    "BuildConfig": "config.loader",
     "BuildContext": "host.context",
     "BuildError": "results",
     "BuildFailed": "errors",
     "BuildResult": "results",
     "BuildSpec": "spec",
     "CommandResult": "host.context",
-    "Config": "config",
+    "Config": "config.loader",
     "ConfigError": "errors",
     "ExecutionResult": "results",
     "Fingerprint": "host.fingerprint",
@@ -76,14 +76,14 @@ _WHERE = {
     "PlatformRegistry": "plugin.registry",
     "Probe": "host.probe",
     "Program": "host.fingerprint",
-    "RunSettings": "config",
+    "RunSettings": "config.loader",
     "Status": "results",
     "UsageError": "errors",
     "current_context": "host.context",
     "find_tool": "host.fingerprint",
     "hookimpl": "plugin.marker",
     "hookspec": "plugin.marker",
-    "load_config": "config",
+    "load_config": "config.loader",
     "probe": "host.probe",
     "run": "engine",
 }

@@ -40,9 +40,9 @@ import attrs
 
 from .artifacts import Artifact
 from .cache import Cache, CacheMiss, Manifest
-from .graph import dependency_order
+from .config.graph import dependency_order
+from .config.patterns import FileTree
 from .hashing import StatMemo, combine, hash_inputs
-from .patterns import FileTree
 from .plugin.options import unstructure
 from .results import BuildResult, Status
 from .spec import BuildSpec

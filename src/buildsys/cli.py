@@ -288,7 +288,7 @@ def main(argv: Sequence[str] | None = None, *, standalone: bool = False) -> int:
 
 
 def _load(args: argparse.Namespace) -> tuple[Any, Any]:
-    from .config import load_config
+    from .config.loader import load_config
     from .plugin.manager import PluginHost
 
     plugins = PluginHost().load()
@@ -577,7 +577,7 @@ def _cmd_init(args: argparse.Namespace) -> int:
 
 
 def _cmd_graph(args: argparse.Namespace) -> int:
-    from .graph import to_dot
+    from .config.graph import to_dot
 
     config, _ = _load(args)
     sys.stdout.write(to_dot(config.builds))

@@ -26,15 +26,15 @@ from ._converters import check_concurrency, check_timeout, strs
 
 if TYPE_CHECKING:
     from .buildcache import BuildCache
-    from .patterns import FileTree
+    from .config.patterns import FileTree
 
 # Imported when first needed, not at start-up: the cache (only for builds with
 # inputs), catalogues (only on failure, in diagnosis), and each reporter.
 
-from .config import Config, did_you_mean
+from .config.graph import leaves, select
+from .config.loader import Config, did_you_mean
 from .diagnosis import Diagnosis
 from .errors import BuildFailed, UsageError
-from .graph import leaves, select
 from .host.facts import Host, usable_cpus
 from .lock import project_lock, state_dir
 from .masking import Masker
@@ -437,7 +437,7 @@ class Run:
         """Where this run walks `inputs`: one tree for every build, with git's rules
         unless `[run] inputs-respect-gitignore = false`."""
         if self._input_tree is None:
-            from .patterns import FileTree
+            from .config.patterns import FileTree
 
             self._input_tree = FileTree.for_inputs(
                 self.config.root, self.config.run.inputs_respect_gitignore
@@ -456,7 +456,7 @@ class Run:
         """
         if not spec.inputs:
             return []
-        from .patterns import PatternSet, may_overlap
+        from .config.patterns import PatternSet, may_overlap
 
         tree = self.input_tree
         unmatched = tree.unmatched.get(spec.inputs) if walked else None
@@ -627,7 +627,7 @@ class Run:
     def _collect_outputs(self, spec: BuildSpec, ctx: Any) -> None:
         if not spec.outputs:
             return
-        from .patterns import PatternSet
+        from .config.patterns import PatternSet
 
         root = Path(spec.root)
         matched = list(PatternSet(spec.outputs).files(root))

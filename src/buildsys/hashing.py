@@ -52,7 +52,7 @@ from pathlib import Path
 import attrs
 
 from . import _racy
-from .patterns import FileTree, PatternSet
+from .config.patterns import FileTree, PatternSet
 
 __all__ = ["StatMemo", "combine", "hash_inputs"]
 _HEADER = "buildsys-statmemo 1"

@@ -60,9 +60,9 @@ if TYPE_CHECKING:
     from typing import Any
 
     from .buildcache import BuildCache
+    from .config.patterns import FileTree
     from .engine import Plan, Run
     from .masking import Masker
-    from .patterns import FileTree
     from .results import ExecutionResult
 
 __all__ = ["invocation_key", "journal_path", "record", "replay"]
@@ -196,7 +196,7 @@ def record(
 
     from ._files import write_atomic
     from .buildcache import cached_result, log_note
-    from .graph import dependency_order
+    from .config.graph import dependency_order
     from .report.serialize import execution_to_dict, result_to_dict
     from .results import ExecutionResult
 
@@ -340,7 +340,7 @@ def _listed_dirs(
     """The stat of each directory whose entries decide what `patterns` match, taken
     before listing them again (in `tree`) and finding `inputs`; None where that
     cannot vouch."""
-    from .patterns import PatternSet
+    from .config.patterns import PatternSet
 
     pattern_set = PatternSet(patterns)
     dirs = pattern_set.listed_dirs()
@@ -488,7 +488,7 @@ class _Replay:
     def tree(self) -> FileTree:
         """Where inputs are walked again, with git's rules as the recorded run had them."""
         if self._tree is None:
-            from .patterns import FileTree
+            from .config.patterns import FileTree
 
             self._tree = FileTree.for_inputs(self.root, self.journal["gitignore"])
         return self._tree
@@ -525,7 +525,7 @@ class _Replay:
         """Per build, when its check started and ended; raises `_Stale` on any change."""
         from datetime import UTC, datetime
 
-        from .patterns import PatternSet
+        from .config.patterns import PatternSet
 
         root = str(self.root)
         times = []

@@ -29,8 +29,8 @@ import stat
 import time
 from collections.abc import Iterable
 
+from .._racy import vouches
 from ._gitignore import strip_trailing_spaces
-from ._racy import vouches
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -22,15 +22,15 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ._durations import parse_duration
+from .._durations import parse_duration
+from .._toml import describe, literal
+from ..errors import ConfigError, Problem
+from ..host.facts import KNOWN_OS, os_name
 from ._locate import KeyLines, quick_line
-from ._toml import describe, literal
-from .errors import ConfigError, Problem
-from .host.facts import KNOWN_OS, os_name
 
 if TYPE_CHECKING:
-    from .masking import Masker
-    from .plugin.manager import PluginHost
+    from ..masking import Masker
+    from ..plugin.manager import PluginHost
 
 __all__ = [
     "BUILD_KEYS",
@@ -368,7 +368,7 @@ def load_config(
     default, the installed plugins, loaded now).
     """
     if plugins is None:
-        from .plugin.manager import PluginHost
+        from ..plugin.manager import PluginHost
 
         plugins = PluginHost().load()
     return _Loader(Path(path), plugins, host_os or os_name()).load()
@@ -556,7 +556,7 @@ class _Loader:
         Builds do not report problems of the values they inherit (see `_options`),
         so a bad default is one problem, not one per build.
         """
-        from .plugin.options import field_keys, structure_options
+        from ..plugin.options import field_keys, structure_options
 
         for key, value in defaults.items():
             if key in BUILD_KEYS or key == "profiles":
@@ -588,7 +588,7 @@ class _Loader:
                     self.problem(which + problem.message, at=("defaults", key), key=key)
 
     def _known_option_keys(self) -> list[str]:
-        from .plugin.options import field_keys
+        from ..plugin.options import field_keys
 
         keys: set[str] = set()
         for registered in self.plugins.registry:
@@ -701,7 +701,7 @@ class _Loader:
                     how += " (or set `platform =`; it defaults to the build's name)"
                 disabled = self.plugins.disabled_provider(platform)
                 if disabled is not None:
-                    from .plugin.manager import DISABLE_VAR
+                    from ..plugin.manager import DISABLE_VAR
 
                     dist = f" ({disabled.distribution})" if disabled.distribution else ""
                     how += (
@@ -779,7 +779,7 @@ class _Loader:
         builder: Any,
         raw: dict[str, tuple[Any, tuple[str, ...]]],
     ) -> Any:
-        from .plugin.options import field_keys, structure_options
+        from ..plugin.options import field_keys, structure_options
 
         cls = getattr(builder, "options", None)
         fields = field_keys(cls) if cls is not None else {}
@@ -1085,7 +1085,7 @@ def _names_overlap(a: str, b: str) -> bool:
 def _masker_for(data: dict[str, Any]) -> Masker:
     """What a run of this file would mask, as far as a file with errors tells: the
     caller's secrets, its `secret-env` names, and secret-named `env` values."""
-    from .masking import Masker
+    from ..masking import Masker
 
     builds = data.get("builds")
     tables = [data.get("defaults"), *(builds.values() if isinstance(builds, dict) else ())]

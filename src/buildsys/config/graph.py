@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol, TypeVar
 
-from .config import BuildConfig, did_you_mean
-from .errors import UsageError
+from ..errors import UsageError
+from .loader import BuildConfig, did_you_mean
 
 __all__ = ["dependency_order", "leaves", "select", "to_dot"]
 
