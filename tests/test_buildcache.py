@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from _cli_helpers import CLI, CLI_TIMEOUT, by_name, cli, cli_env, install_plugin, render_toml
-from buildsys.cache import Cache
+from buildsys.cache.store import Cache
 from conftest import py
 
 # Reads its inputs, writes one output (upper-cased inputs), records that it ran.

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from buildsys.cache import Cache, CacheMiss, Manifest, ManifestFile
-from buildsys.hashing import StatMemo, combine, link_digest
+from buildsys.cache.hashing import StatMemo, combine, link_digest
+from buildsys.cache.store import Cache, CacheMiss, Manifest, ManifestFile
 
 KEY = combine(["build", "web"])
 KEY2 = combine(["build", "android"])
@@ -371,8 +371,8 @@ CHILD = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from buildsys.cache import Cache
-    from buildsys.hashing import combine
+    from buildsys.cache.store import Cache
+    from buildsys.cache.hashing import combine
 
     cache_dir, root, who = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
     same = combine(["same"])
@@ -465,8 +465,8 @@ READ_ONLY_CHILD = textwrap.dedent(
     """
     import json, sys
     from pathlib import Path
-    from buildsys.cache import Cache
-    from buildsys.hashing import combine
+    from buildsys.cache.store import Cache
+    from buildsys.cache.hashing import combine
 
     cache = Cache(Path(sys.argv[1]))
     project, fresh = Path(sys.argv[2]), Path(sys.argv[3])

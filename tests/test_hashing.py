@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from buildsys import hashing
-from buildsys.hashing import StatMemo, combine, hash_inputs, link_digest
+from buildsys.cache import hashing
+from buildsys.cache.hashing import StatMemo, combine, hash_inputs, link_digest
 
 OLD = 1_000_000_000 * 1_600_000_000  # 2020: far outside any racy window
 
@@ -296,7 +296,7 @@ def test_concurrent_processes_never_leave_a_torn_memo(tmp_path: Path) -> None:
         f"""
         import sys
         from pathlib import Path
-        from buildsys.hashing import StatMemo
+        from buildsys.cache.hashing import StatMemo
         root = Path({str(root)!r})
         for round in range(15):
             memo = StatMemo.load(Path({str(memo_path)!r}))

@@ -517,8 +517,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_cache(args: argparse.Namespace) -> int:
     import time
 
-    from .buildcache import cache_directory
-    from .cache import Cache
+    from .cache.keys import cache_directory
+    from .cache.store import Cache
     from .lock import state_dir
 
     config, _ = _load(args)

@@ -19,10 +19,10 @@ from .errors import BuildFailed
 from .results import BuildError
 
 if TYPE_CHECKING:
+    from .cache.toolchains import Toolchains
     from .plugin.catalogue import Catalogue
     from .plugin.manager import PluginHost
     from .spec import BuildSpec
-    from .toolchains import Toolchains
 
 __all__ = ["Diagnosis"]
 

@@ -25,12 +25,13 @@ import attrs
 from ._converters import check_concurrency, check_timeout, strs
 
 if TYPE_CHECKING:
-    from .buildcache import BuildCache
+    from .cache.keys import BuildCache
     from .config.patterns import FileTree
 
 # Imported when first needed, not at start-up: the cache (only for builds with
 # inputs), catalogues (only on failure, in diagnosis), and each reporter.
 
+from .cache.toolchains import Toolchains
 from .config.graph import leaves, select
 from .config.loader import Config, did_you_mean
 from .diagnosis import Diagnosis
@@ -43,7 +44,6 @@ from .plugin.registry import takes_spec
 from .results import BuildError, BuildResult, ExecutionResult, Status
 from .scheduler import Job, ParallelExecutor
 from .spec import BuildSpec
-from .toolchains import Toolchains
 
 __all__ = ["Plan", "Run", "RunOptions", "run"]
 
@@ -494,7 +494,7 @@ class Run:
     def _open_cache(self, specs: Sequence[BuildSpec] = ()) -> BuildCache | None:
         if not self.cache_enabled() or (specs and not any(s.inputs for s in specs)):
             return None
-        from .buildcache import BuildCache, cache_directory
+        from .cache.keys import BuildCache, cache_directory
 
         root = self.config.root
         return BuildCache(

@@ -59,7 +59,7 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
-    from .buildcache import BuildCache
+    from .cache.keys import BuildCache
     from .config.patterns import FileTree
     from .engine import Plan, Run
     from .masking import Masker
@@ -195,7 +195,7 @@ def record(
     from datetime import UTC, datetime
 
     from ._files import write_atomic
-    from .buildcache import cached_result, log_note
+    from .cache.keys import cached_result, log_note
     from .config.graph import dependency_order
     from .report.serialize import execution_to_dict, result_to_dict
     from .results import ExecutionResult
@@ -733,7 +733,7 @@ def _replay(argv: Sequence[str], started: float) -> int | None:
                 if _hash_value(environ.get(name)) != value:
                     return None
         if journal["toolchain_files"]:
-            from ._witness import facts
+            from .cache._witness import facts
 
             for path, found in journal["toolchain_files"]:
                 if facts(path) != found:

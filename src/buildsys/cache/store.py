@@ -629,7 +629,7 @@ class Cache:
         return sha, size, mode
 
     def _write_manifest(self, manifest: Manifest) -> None:
-        from ._files import write_atomic
+        from .._files import write_atomic
 
         path = self.manifest_path(manifest.key)
         write_atomic(path, _manifest_to_json(manifest))

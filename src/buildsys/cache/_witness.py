@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 
-from ._racy import racy_window_ns
+from .._racy import racy_window_ns
 
 __all__ = ["facts", "trusted"]
 

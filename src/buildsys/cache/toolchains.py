@@ -31,16 +31,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
+from ..host._memo import RunMemo, using
+from ..host.facts import Host
+from ..host.fingerprint import Fingerprint
+from ..plugin.registry import takes_spec
 from ._witness import facts, trusted
-from .host._memo import RunMemo, using
-from .host.facts import Host
-from .host.fingerprint import Fingerprint
-from .plugin.registry import takes_spec
 
 if TYPE_CHECKING:
-    from .plugin.manager import PluginHost
-    from .plugin.registry import RegisteredPlatform
-    from .spec import BuildSpec
+    from ..plugin.manager import PluginHost
+    from ..plugin.registry import RegisteredPlatform
+    from ..spec import BuildSpec
 
 __all__ = ["NO_TOOLCHAIN", "Toolchain", "Toolchains"]
 
@@ -278,7 +278,7 @@ class Toolchains:
             del merged[platform][key]
         import json
 
-        from ._files import write_atomic
+        from .._files import write_atomic
 
         with contextlib.suppress(OSError):  # only the next run would be slower
             write_atomic(

@@ -51,8 +51,8 @@ from pathlib import Path
 
 import attrs
 
-from . import _racy
-from .config.patterns import FileTree, PatternSet
+from .. import _racy
+from ..config.patterns import FileTree, PatternSet
 
 __all__ = ["StatMemo", "combine", "hash_inputs"]
 _HEADER = "buildsys-statmemo 1"
@@ -247,7 +247,7 @@ class StatMemo:
             for key, value in items
         )
         checksum = hashlib.sha256(body.encode()).hexdigest()
-        from ._files import write_atomic
+        from .._files import write_atomic
 
         try:
             write_atomic(self.path, f"{_HEADER} {checksum}\n{body}")

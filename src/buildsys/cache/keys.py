@@ -20,7 +20,7 @@ unseen); one whose inputs changed while it ran; any failure.
 
 The parts of each build's last stored key are kept in
 `.buildsys/cache-state.json` (hashes only), so `--dry-run` can say what changed.
-Storage itself (blobs, manifests, verification, eviction) is `cache.py`.
+Storage itself (blobs, manifests, verification, eviction) is `store.py`.
 """
 
 from __future__ import annotations
@@ -38,14 +38,14 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .artifacts import Artifact
-from .cache import Cache, CacheMiss, Manifest
-from .config.graph import dependency_order
-from .config.patterns import FileTree
+from ..artifacts import Artifact
+from ..config.graph import dependency_order
+from ..config.patterns import FileTree
+from ..plugin.options import unstructure
+from ..results import BuildResult, Status
+from ..spec import BuildSpec
 from .hashing import StatMemo, combine, hash_inputs
-from .plugin.options import unstructure
-from .results import BuildResult, Status
-from .spec import BuildSpec
+from .store import Cache, CacheMiss, Manifest
 
 if TYPE_CHECKING:
     from .toolchains import Toolchain
@@ -547,7 +547,7 @@ class BuildCache:
         """Save the stat memo and key records, trim to the size limit; the cache's warnings."""
         self.memo.save()
         if self._recorded:
-            from ._files import write_atomic
+            from .._files import write_atomic
 
             with self._lock:
                 merged = {**self._records(), **self._recorded}
