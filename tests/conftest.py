@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from buildsys import BuildResult, ExecutionResult
-from buildsys.scheduler import Job, ParallelExecutor
+from buildsys.engine.scheduler import Job, ParallelExecutor
 
 PRELUDE = """\
 import os, signal, subprocess, sys, time

@@ -11,7 +11,7 @@ import pytest
 
 import buildsys
 from buildsys import BuildFailed, CommandResult, Status
-from buildsys.scheduler import Job, ParallelExecutor
+from buildsys.engine.scheduler import Job, ParallelExecutor
 from conftest import py, wait_for
 
 caller_var: contextvars.ContextVar[str] = contextvars.ContextVar("caller_var", default="unset")

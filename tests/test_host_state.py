@@ -28,10 +28,10 @@ import pytest
 import buildsys
 from _cli_helpers import RECORD, cli, command, write_builds
 from buildsys import Status
+from buildsys.engine.scheduler import Job, ParallelExecutor
 from buildsys.host.context import BuildContext
 from buildsys.host.process import Control, OutputSink
 from buildsys.masking import Masker
-from buildsys.scheduler import Job, ParallelExecutor
 from conftest import PRELUDE, py, ran, wait_for
 
 LINUX = sys.platform.startswith("linux")

@@ -9,8 +9,8 @@ import pytest
 
 import buildsys
 from buildsys import BuildFailed, Status
+from buildsys.engine.scheduler import ParallelExecutor
 from buildsys.masking import MASK, Masker, is_secret_name
-from buildsys.scheduler import ParallelExecutor
 from conftest import py
 
 SECRET = "s3cr3t-value-123"

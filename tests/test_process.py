@@ -13,8 +13,8 @@ import pytest
 
 import buildsys
 from buildsys import Status
+from buildsys.engine.scheduler import Job, ParallelExecutor
 from buildsys.host.process import DISPLAY_LINE_LIMIT
-from buildsys.scheduler import Job, ParallelExecutor
 from conftest import PRELUDE, ReadyGate, py, wait_for
 
 LINUX = sys.platform.startswith("linux")

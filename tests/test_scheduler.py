@@ -18,7 +18,7 @@ import pytest
 
 import buildsys
 from buildsys import BuildFailed, BuildResult, Status
-from buildsys.scheduler import Job, ParallelExecutor
+from buildsys.engine.scheduler import Job, ParallelExecutor
 from conftest import TIMED, ReadyGate, max_overlap, py, read_interval, wait_for
 
 
@@ -832,7 +832,7 @@ def test_an_error_in_bookkeeping_fails_the_job_instead_of_hanging(logs, when):
 
 
 def test_an_error_in_a_workers_bookkeeping_wakes_the_calling_thread(logs, monkeypatch):
-    from buildsys import scheduler
+    from buildsys.engine import scheduler
 
     def broken(self, *args, **kwargs):
         raise AttributeError("bug in _classify")
@@ -896,7 +896,7 @@ def test_cancel_after_execute_does_not_cancel_the_next_one(logs):
 
 
 def test_cancel_while_execute_is_starting_applies_to_it(logs, monkeypatch):
-    from buildsys import scheduler
+    from buildsys.engine import scheduler
 
     ex = ParallelExecutor(log_dir=logs)
     assert ex.execute(["a"], lambda n: None).ok

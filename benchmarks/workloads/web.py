@@ -89,7 +89,7 @@ def was_replayed(argv: Sequence[str], cwd: Path, env: dict[str, str]) -> bool:
     )
     if proc.returncode != 0:
         raise ToolError(argv, cwd, f"exit code {proc.returncode}:\n{proc.stderr[-3000:]}")
-    return "buildsys.engine" not in proc.stderr
+    return "buildsys.engine.runner" not in proc.stderr
 
 
 def run(bench: Bench) -> list[Figure]:

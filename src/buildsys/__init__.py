@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from typing import Any
 
     from .config.loader import BuildConfig, Config, RunSettings, load_config
-    from .engine import run
+    from .engine.runner import run
+    from .engine.scheduler import Job, ParallelExecutor
     from .errors import BuildFailed, ConfigError, UsageError
     from .host.context import BuildContext, CommandResult, current_context
     from .host.facts import Host
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     from .plugin.marker import hookimpl, hookspec
     from .plugin.registry import PlatformRegistry
     from .results import BuildError, BuildResult, ExecutionResult, Status
-    from .scheduler import Job, ParallelExecutor
     from .spec import BuildSpec
 
 __all__ = [
@@ -71,8 +71,8 @@ _WHERE = {
     "ExecutionResult": "results",
     "Fingerprint": "host.fingerprint",
     "Host": "host.facts",
-    "Job": "scheduler",
-    "ParallelExecutor": "scheduler",
+    "Job": "engine.scheduler",
+    "ParallelExecutor": "engine.scheduler",
     "PlatformRegistry": "plugin.registry",
     "Probe": "host.probe",
     "Program": "host.fingerprint",
@@ -85,7 +85,7 @@ _WHERE = {
     "hookspec": "plugin.marker",
     "load_config": "config.loader",
     "probe": "host.probe",
-    "run": "engine",
+    "run": "engine.runner",
 }
 
 

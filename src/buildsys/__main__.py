@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None, *, standalone: bool = False) -> int:
         return 0
     if "build" in args:
         # A no-op run answered from the last run's journal, before the engine loads.
-        from .replay import replay
+        from .engine.replay import replay
 
         code = replay(args)
         if code is not None:

@@ -299,7 +299,7 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from .engine import Run, RunOptions
+    from .engine.runner import Run, RunOptions
 
     if args.keep_going and args.fail_fast:
         raise UsageError("-k/--keep-going and --fail-fast contradict each other; pick one")
@@ -307,7 +307,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     progress = args.progress
     if progress == "auto":
         progress = "rich" if sys.stdout.isatty() and os.environ.get("TERM") != "dumb" else "plain"
-    from . import replay
+    from .engine import replay
 
     replay_key = replay.invocation_key(args.argv, args.file, os.environ)
     config, plugins = _load(args)
@@ -519,7 +519,7 @@ def _cmd_cache(args: argparse.Namespace) -> int:
 
     from .cache.keys import cache_directory
     from .cache.store import Cache
-    from .lock import state_dir
+    from .engine.lock import state_dir
 
     config, _ = _load(args)
     state_dir(config.root)  # the cache creates its directory, which is usually in there
@@ -657,7 +657,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from .engine import Run, RunOptions
+    from .engine.runner import Run, RunOptions
     from .results import Status
 
     config, plugins = _load(args)

@@ -22,28 +22,28 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import attrs
 
-from ._converters import check_concurrency, check_timeout, strs
+from .._converters import check_concurrency, check_timeout, strs
 
 if TYPE_CHECKING:
-    from .cache.keys import BuildCache
-    from .config.patterns import FileTree
+    from ..cache.keys import BuildCache
+    from ..config.patterns import FileTree
 
 # Imported when first needed, not at start-up: the cache (only for builds with
 # inputs), catalogues (only on failure, in diagnosis), and each reporter.
 
-from .cache.toolchains import Toolchains
-from .config.graph import leaves, select
-from .config.loader import Config, did_you_mean
+from ..cache.toolchains import Toolchains
+from ..config.graph import leaves, select
+from ..config.loader import Config, did_you_mean
+from ..errors import BuildFailed, UsageError
+from ..host.facts import Host, usable_cpus
+from ..masking import Masker
+from ..plugin.manager import PluginHost
+from ..plugin.registry import takes_spec
+from ..results import BuildError, BuildResult, ExecutionResult, Status
+from ..spec import BuildSpec
 from .diagnosis import Diagnosis
-from .errors import BuildFailed, UsageError
-from .host.facts import Host, usable_cpus
 from .lock import project_lock, state_dir
-from .masking import Masker
-from .plugin.manager import PluginHost
-from .plugin.registry import takes_spec
-from .results import BuildError, BuildResult, ExecutionResult, Status
 from .scheduler import Job, ParallelExecutor
-from .spec import BuildSpec
 
 __all__ = ["Plan", "Run", "RunOptions", "run"]
 
@@ -321,7 +321,7 @@ class Run:
         ):
             if value is None:
                 continue
-            from ._files import check_writable
+            from .._files import check_writable
 
             try:
                 check_writable(Path(value))
@@ -333,11 +333,11 @@ class Run:
         names: list[str] = []
         opts = self.options
         if opts.progress != "none" or opts.verbose:
-            from .report import console
+            from ..report import console
 
             cls = console.ConsoleReporter
             if opts.progress == "rich":
-                from .report.live import LiveReporter
+                from ..report.live import LiveReporter
 
                 cls = LiveReporter
             reporter = cls(
@@ -355,7 +355,7 @@ class Run:
                 self.plugins.register_reporter(console.OutputPrinter(reporter), "buildsys.output")
                 names.append("buildsys.output")
         if opts.report_json:
-            from .report import json_report
+            from ..report import json_report
 
             self.plugins.register_reporter(
                 json_report.JsonReporter(Path(opts.report_json), masker, self.report_errors),
@@ -363,7 +363,7 @@ class Run:
             )
             names.append("buildsys.json")
         if opts.junit_xml:
-            from .report import junit
+            from ..report import junit
 
             self.plugins.register_reporter(
                 junit.JUnitReporter(Path(opts.junit_xml), masker, self.report_errors),
@@ -437,7 +437,7 @@ class Run:
         """Where this run walks `inputs`: one tree for every build, with git's rules
         unless `[run] inputs-respect-gitignore = false`."""
         if self._input_tree is None:
-            from .config.patterns import FileTree
+            from ..config.patterns import FileTree
 
             self._input_tree = FileTree.for_inputs(
                 self.config.root, self.config.run.inputs_respect_gitignore
@@ -456,7 +456,7 @@ class Run:
         """
         if not spec.inputs:
             return []
-        from .config.patterns import PatternSet, may_overlap
+        from ..config.patterns import PatternSet, may_overlap
 
         tree = self.input_tree
         unmatched = tree.unmatched.get(spec.inputs) if walked else None
@@ -494,7 +494,7 @@ class Run:
     def _open_cache(self, specs: Sequence[BuildSpec] = ()) -> BuildCache | None:
         if not self.cache_enabled() or (specs and not any(s.inputs for s in specs)):
             return None
-        from .cache.keys import BuildCache, cache_directory
+        from ..cache.keys import BuildCache, cache_directory
 
         root = self.config.root
         return BuildCache(
@@ -548,7 +548,7 @@ class Run:
         )
 
     def _build_fn(self, specs: Mapping[str, BuildSpec]) -> Any:
-        from .host.context import current_context
+        from ..host.context import current_context
 
         plugins = self.plugins
 
@@ -627,7 +627,7 @@ class Run:
     def _collect_outputs(self, spec: BuildSpec, ctx: Any) -> None:
         if not spec.outputs:
             return
-        from .config.patterns import PatternSet
+        from ..config.patterns import PatternSet
 
         root = Path(spec.root)
         matched = list(PatternSet(spec.outputs).files(root))

@@ -15,14 +15,14 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import BuildFailed
-from .results import BuildError
+from ..errors import BuildFailed
+from ..results import BuildError
 
 if TYPE_CHECKING:
-    from .cache.toolchains import Toolchains
-    from .plugin.catalogue import Catalogue
-    from .plugin.manager import PluginHost
-    from .spec import BuildSpec
+    from ..cache.toolchains import Toolchains
+    from ..plugin.catalogue import Catalogue
+    from ..plugin.manager import PluginHost
+    from ..spec import BuildSpec
 
 __all__ = ["Diagnosis"]
 
@@ -40,7 +40,7 @@ class Diagnosis:
 
     def catalogue(self, platform: str) -> Catalogue:
         """Project entries, then the builder's."""
-        from .plugin.catalogue import (
+        from ..plugin.catalogue import (
             PROJECT_CATALOGUE,
             Catalogue,
             CatalogueError,
@@ -92,7 +92,7 @@ class Diagnosis:
     def _plugin_suggestions(self, spec: BuildSpec, exc: BuildFailed, log_path: Path) -> list[str]:
         if not self.plugins.has_impl("buildsys_error_suggestions"):
             return []
-        from .report.tail import read_tail
+        from ..report.tail import read_tail
 
         error = BuildError(exc.message, code=exc.code, suggestions=exc.suggestions)
         found: list[str] = []

@@ -47,8 +47,8 @@ import stat
 import sys
 import time
 
-from ._argv import read_argv
-from ._racy import vouches
+from .._argv import read_argv
+from .._racy import vouches
 
 # Only what every `buildsys build` needs to find out there is nothing to replay:
 # the rest is imported once a journal exists. typing itself costs milliseconds.
@@ -59,11 +59,11 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
-    from .cache.keys import BuildCache
-    from .config.patterns import FileTree
-    from .engine import Plan, Run
-    from .masking import Masker
-    from .results import ExecutionResult
+    from ..cache.keys import BuildCache
+    from ..config.patterns import FileTree
+    from ..masking import Masker
+    from ..results import ExecutionResult
+    from .runner import Plan, Run
 
 __all__ = ["invocation_key", "journal_path", "record", "replay"]
 
@@ -108,9 +108,9 @@ def invocation_key(argv: Sequence[str], config: str, environ: Mapping[str, str])
     Kept whole rather than hashed (builds.toml's bytes included): comparing
     is cheaper than importing hashlib on every run that has nothing to replay.
     """
-    from . import _version_text
-    from .masking import is_secret_name
-    from .plugin._entrypoints import installed_state
+    from .. import _version_text
+    from ..masking import is_secret_name
+    from ..plugin._entrypoints import installed_state
 
     variables = sorted(
         # A secret's value is never kept: its digest is, so a changed secret is noticed.
@@ -149,7 +149,7 @@ def _unreplayable(
     run: Run, plan: Plan, result: ExecutionResult, masker: Masker, cache: BuildCache | None
 ) -> str | None:
     """Why this run's outcome could not be reproduced by `replay`, or None."""
-    from .results import Status
+    from ..results import Status
 
     opts = run.options
     if opts.replay_key is None or cache is None or not plan.specs:
@@ -194,11 +194,11 @@ def record(
     import contextlib
     from datetime import UTC, datetime
 
-    from ._files import write_atomic
-    from .cache.keys import cached_result, log_note
-    from .config.graph import dependency_order
-    from .report.serialize import execution_to_dict, result_to_dict
-    from .results import ExecutionResult
+    from .._files import write_atomic
+    from ..cache.keys import cached_result, log_note
+    from ..config.graph import dependency_order
+    from ..report.serialize import execution_to_dict, result_to_dict
+    from ..results import ExecutionResult
 
     assert run.options.replay_key is not None
     root = run.config.root
@@ -340,7 +340,7 @@ def _listed_dirs(
     """The stat of each directory whose entries decide what `patterns` match, taken
     before listing them again (in `tree`) and finding `inputs`; None where that
     cannot vouch."""
-    from .config.patterns import PatternSet
+    from ..config.patterns import PatternSet
 
     pattern_set = PatternSet(patterns)
     dirs = pattern_set.listed_dirs()
@@ -488,7 +488,7 @@ class _Replay:
     def tree(self) -> FileTree:
         """Where inputs are walked again, with git's rules as the recorded run had them."""
         if self._tree is None:
-            from .config.patterns import FileTree
+            from ..config.patterns import FileTree
 
             self._tree = FileTree.for_inputs(self.root, self.journal["gitignore"])
         return self._tree
@@ -525,7 +525,7 @@ class _Replay:
         """Per build, when its check started and ended; raises `_Stale` on any change."""
         from datetime import UTC, datetime
 
-        from .config.patterns import PatternSet
+        from ..config.patterns import PatternSet
 
         root = str(self.root)
         times = []
@@ -604,8 +604,8 @@ class _Replay:
         if path is not None:
             from pathlib import Path
 
-            from ._files import write_atomic
-            from .report.serialize import dumps_report
+            from .._files import write_atomic
+            from ..report.serialize import dumps_report
 
             data = {**journal["report"], "total_duration": total, "results": entries}
             try:
@@ -615,7 +615,7 @@ class _Replay:
         return 0
 
     def _print(self, durations: list[float], total: float) -> None:
-        from .report import text
+        from ..report import text
 
         builds = self.journal["builds"]
         out = sys.stdout
@@ -645,7 +645,7 @@ class _Replay:
     def save(self) -> None:
         if not self.dirty:
             return
-        from ._files import write_atomic
+        from .._files import write_atomic
 
         try:
             write_atomic(journal_path(self.root), marshal.dumps(self.journal))
@@ -733,7 +733,7 @@ def _replay(argv: Sequence[str], started: float) -> int | None:
                 if _hash_value(environ.get(name)) != value:
                     return None
         if journal["toolchain_files"]:
-            from .cache._witness import facts
+            from ..cache._witness import facts
 
             for path, found in journal["toolchain_files"]:
                 if facts(path) != found:

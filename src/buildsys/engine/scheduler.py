@@ -56,16 +56,16 @@ from typing import Protocol
 
 import attrs
 
-from ._converters import check_concurrency, check_timeout, strs
-from ._durations import format_duration
-from .artifacts import Artifact, describe
-from .errors import BuildFailed
-from .host import _proctree
-from .host.context import BuildContext, SharedEnvironment, _current
-from .host.facts import usable_cpus
-from .host.process import Control, OutputSink, StopReason
-from .masking import Masker
-from .results import BuildError, BuildResult, ExecutionResult, Status
+from .._converters import check_concurrency, check_timeout, strs
+from .._durations import format_duration
+from ..artifacts import Artifact, describe
+from ..errors import BuildFailed
+from ..host import _proctree
+from ..host.context import BuildContext, SharedEnvironment, _current
+from ..host.facts import usable_cpus
+from ..host.process import Control, OutputSink, StopReason
+from ..masking import Masker
+from ..results import BuildError, BuildResult, ExecutionResult, Status
 
 __all__ = ["Executor", "Job", "Observer", "ParallelExecutor"]
 
