@@ -477,7 +477,7 @@ def test_probe_leaves_the_host_as_it_found_it():
 
 @pytest.mark.slow
 def test_the_cli_run_in_process_leaves_the_host_as_it_found_it(proj, rec, pids):
-    from buildsys.cli import main
+    from buildsys.cli.main import main
 
     path = write_builds(
         proj, {"a": command(RECORD, rec, "a"), "d": command(LEAVES_DAEMON, rec, "d")}

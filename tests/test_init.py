@@ -6,7 +6,7 @@ import subprocess
 import sys
 import tomllib
 
-from buildsys.init import detect, render
+from buildsys.cli.scaffold import detect, render
 
 
 def run_cli(*args, cwd):

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None, *, standalone: bool = False) -> int:
         code = replay(args)
         if code is not None:
             return code
-    from .cli import main as cli_main
+    from .cli.main import main as cli_main
 
     return cli_main(args, standalone=standalone)
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any, NoReturn
 
-from .errors import ConfigError, UsageError
+from ..errors import ConfigError, UsageError
 
 __all__ = ["main"]
 
@@ -81,7 +81,7 @@ def _positive_int(text: str) -> int:
 
 
 def _duration(text: str) -> float:
-    from ._converters import check_timeout
+    from .._converters import check_timeout
 
     try:
         seconds = check_timeout("the timeout", text)  # 0 would time every build out at once
@@ -214,7 +214,7 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
     translations for each parser and builds a formatter per argument); the
     full parser is needed only for top-level help and errors.
     """
-    from . import _version_text
+    from .. import _version_text
 
     common = _common()
     parser = _Parser(
@@ -247,7 +247,7 @@ def _err(message: str) -> None:
 def main(argv: Sequence[str] | None = None, *, standalone: bool = False) -> int:
     """Run one command; `standalone` when this process ends with it (the `buildsys` program)."""
     own, extra = _split_args(sys.argv[1:] if argv is None else argv)
-    from ._argv import read_argv
+    from .._argv import read_argv
 
     parser = _parser(read_argv(own, _COMMANDS)[1])
     args = parser.parse_args(own)
@@ -280,7 +280,7 @@ def main(argv: Sequence[str] | None = None, *, standalone: bool = False) -> int:
         )
         return EXIT_USAGE
     except UsageError as exc:
-        from .masking import Masker
+        from ..masking import Masker
 
         # It may quote the command line, and with it a secret's value.
         _err(Masker.from_environment(os.environ).text(f"buildsys: error: {exc}"))
@@ -288,8 +288,8 @@ def main(argv: Sequence[str] | None = None, *, standalone: bool = False) -> int:
 
 
 def _load(args: argparse.Namespace) -> tuple[Any, Any]:
-    from .config.loader import load_config
-    from .plugin.manager import PluginHost
+    from ..config.loader import load_config
+    from ..plugin.manager import PluginHost
 
     plugins = PluginHost().load()
     return load_config(args.file, plugins), plugins
@@ -299,7 +299,7 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from .engine.runner import Run, RunOptions
+    from ..engine.runner import Run, RunOptions
 
     if args.keep_going and args.fail_fast:
         raise UsageError("-k/--keep-going and --fail-fast contradict each other; pick one")
@@ -307,7 +307,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     progress = args.progress
     if progress == "auto":
         progress = "rich" if sys.stdout.isatty() and os.environ.get("TERM") != "dumb" else "plain"
-    from .engine import replay
+    from ..engine import replay
 
     replay_key = replay.invocation_key(args.argv, args.file, os.environ)
     config, plugins = _load(args)
@@ -402,7 +402,7 @@ def _execute_with_signals(run: Any, plan: Any, *, standalone: bool) -> int:
         else:
             run.kill()
 
-    from .host._proctree import kill_adopted, subreaper
+    from ..host._proctree import kill_adopted, subreaper
 
     if standalone:
         # Daemons a build leaves (Gradle's) outlive the program, as they would make's.
@@ -439,7 +439,7 @@ def _execute_with_signals(run: Any, plan: Any, *, standalone: bool) -> int:
         return EXIT_SIGINT if received[0] == signal.SIGINT else EXIT_SIGTERM
     if not result.ok or run.report_errors:
         return EXIT_FAILED
-    from .results import Status
+    from ..results import Status
 
     named = set(plan.named)
     if any(r.status is Status.SKIPPED and r.name in named for r in result.results):
@@ -449,7 +449,7 @@ def _execute_with_signals(run: Any, plan: Any, *, standalone: bool) -> int:
 
 def _failures_in_brief(result: Any) -> None:
     """With no progress shown, still say what failed, why, and where its log is."""
-    from .results import Status
+    from ..results import Status
 
     for build in result.results:
         if build.status in (Status.FAILED, Status.TIMED_OUT):
@@ -462,7 +462,7 @@ def _failures_in_brief(result: Any) -> None:
 
 
 def _masker_for(config: Any) -> Any:
-    from .masking import Masker
+    from ..masking import Masker
 
     return Masker.for_builds(
         os.environ,
@@ -474,7 +474,7 @@ def _masker_for(config: Any) -> Any:
 def _cmd_list(args: argparse.Namespace) -> int:
     import json
 
-    from .plugin.options import unstructure
+    from ..plugin.options import unstructure
 
     config, _ = _load(args)
     masker = _masker_for(config)
@@ -517,9 +517,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_cache(args: argparse.Namespace) -> int:
     import time
 
-    from .cache.keys import cache_directory
-    from .cache.store import Cache
-    from .engine.lock import state_dir
+    from ..cache.keys import cache_directory
+    from ..cache.store import Cache
+    from ..engine.lock import state_dir
 
     config, _ = _load(args)
     state_dir(config.root)  # the cache creates its directory, which is usually in there
@@ -558,7 +558,7 @@ def _size_text(size: int) -> str:
 
 
 def format_age(seconds: float) -> str:
-    from ._durations import format_duration
+    from .._durations import format_duration
 
     return format_duration(max(0.0, seconds))
 
@@ -566,7 +566,7 @@ def format_age(seconds: float) -> str:
 def _cmd_init(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .init import write_starter
+    from .scaffold import write_starter
 
     path = Path(args.file)
     builds = write_starter(path, force=args.force)
@@ -577,7 +577,7 @@ def _cmd_init(args: argparse.Namespace) -> int:
 
 
 def _cmd_graph(args: argparse.Namespace) -> int:
-    from .config.graph import to_dot
+    from ..config.graph import to_dot
 
     config, _ = _load(args)
     sys.stdout.write(to_dot(config.builds))
@@ -589,7 +589,7 @@ def _cmd_graph(args: argparse.Namespace) -> int:
 
 def _toolchain(plugins: Any, platform: str, mask: Any) -> list[dict[str, Any]]:
     """The platform's toolchain problems (its builder's check()), masked, as JSON objects."""
-    from .host.facts import Host
+    from ..host.facts import Host
 
     return [
         {
@@ -604,8 +604,8 @@ def _toolchain(plugins: Any, platform: str, mask: Any) -> list[dict[str, Any]]:
 def _cmd_plugins(args: argparse.Namespace) -> int:
     import json
 
-    from .masking import Masker
-    from .plugin.manager import PluginHost
+    from ..masking import Masker
+    from ..plugin.manager import PluginHost
 
     plugins = PluginHost().load()
     mask = Masker.from_environment(os.environ).text
@@ -657,8 +657,8 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from .engine.runner import Run, RunOptions
-    from .results import Status
+    from ..engine.runner import Run, RunOptions
+    from ..results import Status
 
     config, plugins = _load(args)
     options = RunOptions(profile=args.profile, tags=tuple(args.tag), check_builds=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from .errors import UsageError
+from ..errors import UsageError
 
 __all__ = ["Detected", "detect", "render", "write_starter"]
 
