@@ -1,9 +1,9 @@
 """The `ios` platform, installed as a distribution and driven through the CLI.
 
-xcodebuild and xcode-select are fakes (tests/plugins/fakes): the fake
+xcodebuild and xcode-select are fakes (tests/platforms/fakes): the fake
 xcodebuild checks its command line as xcodebuild does, so a builder that
 passes a wrong option fails here, then replays real xcodebuild output
-(tests/plugins/transcripts, each saying where it is from). The platform
+(tests/platforms/transcripts, each saying where it is from). The platform
 requires darwin; these tests override `requires-os` to run it on Linux with
 the fakes.
 """

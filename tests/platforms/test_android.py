@@ -1,8 +1,8 @@
 """The `android` platform, installed as a distribution and driven through the CLI.
 
-Gradle and java are fakes (tests/plugins/fakes): the fake Gradle checks its
+Gradle and java are fakes (tests/platforms/fakes): the fake Gradle checks its
 command line as Gradle does, so a builder that passes a wrong flag or task
-fails here, then replays real Gradle output (tests/plugins/transcripts, each
+fails here, then replays real Gradle output (tests/platforms/transcripts, each
 saying where it is from) and writes the APK/AAB files the Android Gradle
 plugin would for the task it is given.
 """
