@@ -1,7 +1,22 @@
 """buildsys: build one project for several platforms from one builds.toml.
 
-The public API is listed in `__all__`. Names are imported on first use, so that
+The public API is listed in `__all__` (plus `buildsys.testing` and, to read,
+`buildsys.plugin.hookspecs`). Names are imported on first use, so that
 `buildsys --version` and plugins that only need `hookimpl` start fast.
+
+One package per stage, imports pointing one way, highest first:
+
+    cli -> engine -> (cache, report) -> config -> plugin -> host -> values
+
+`cli/` parses the command line and calls the `engine/`, which plans, decides
+and runs builds, using the `cache/` (keys, store) and the `report/`ers
+(siblings: neither imports the other). Both read the `config/` model, whose
+loader validates options against the `plugin/` registry, whose builders are
+handed the `host/` facts and build context. The values at the top level
+(`errors`, `results`, `spec`, `artifacts`, `masking`, and private helpers
+such as `_durations`) import no stage. A lower stage never imports a higher
+one, not even lazily inside a function; this module and `__main__` stand
+above all of them, and no stage imports them (tests/test_layout.py checks).
 """
 
 from __future__ import annotations
@@ -22,6 +37,7 @@ if TYPE_CHECKING:
     from .host.facts import Host
     from .host.fingerprint import Fingerprint, Program, find_tool
     from .host.probe import Probe, probe
+    from .plugin.catalogue import Catalogue
     from .plugin.marker import hookimpl, hookspec
     from .plugin.registry import PlatformRegistry
     from .results import BuildError, BuildResult, ExecutionResult, Status
@@ -34,6 +50,7 @@ __all__ = [
     "BuildFailed",
     "BuildResult",
     "BuildSpec",
+    "Catalogue",
     "CommandResult",
     "Config",
     "ConfigError",
@@ -65,6 +82,7 @@ _WHERE = {
     "BuildFailed": "errors",
     "BuildResult": "results",
     "BuildSpec": "spec",
+    "Catalogue": "plugin.catalogue",
     "CommandResult": "host.context",
     "Config": "config.loader",
     "ConfigError": "errors",
