@@ -29,7 +29,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from .config.loader import BuildConfig, Config, RunSettings, load_config
+    from .config.loader import load_config
+    from .config.model import BuildConfig, Config, RunSettings
     from .engine.runner import run
     from .engine.scheduler import Job, ParallelExecutor
     from .errors import BuildFailed, ConfigError, UsageError
@@ -76,7 +77,7 @@ __all__ = [
 ]
 
 _WHERE = {
-    "BuildConfig": "config.loader",
+    "BuildConfig": "config.model",
     "BuildContext": "host.context",
     "BuildError": "results",
     "BuildFailed": "errors",
@@ -84,7 +85,7 @@ _WHERE = {
     "BuildSpec": "spec",
     "Catalogue": "plugin.catalogue",
     "CommandResult": "host.context",
-    "Config": "config.loader",
+    "Config": "config.model",
     "ConfigError": "errors",
     "ExecutionResult": "results",
     "Fingerprint": "host.fingerprint",
@@ -94,7 +95,7 @@ _WHERE = {
     "PlatformRegistry": "plugin.registry",
     "Probe": "host.probe",
     "Program": "host.fingerprint",
-    "RunSettings": "config.loader",
+    "RunSettings": "config.model",
     "Status": "results",
     "UsageError": "errors",
     "current_context": "host.context",

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import buildsys
 from _cli_helpers import by_name, cli, cli_env, install_plugin, read_json, write_builds
-from buildsys.config.loader import BUILD_KEYS, RUN_KEYS
+from buildsys.config.keys import BUILD_KEYS, RUN_KEYS
 from buildsys.plugin.manager import PluginHost
 from buildsys.plugin.options import field_keys
 

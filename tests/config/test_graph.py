@@ -8,7 +8,7 @@ import pytest
 
 import buildsys
 from buildsys.config.graph import leaves, select, to_dot
-from buildsys.config.loader import BuildConfig
+from buildsys.config.model import BuildConfig
 from buildsys.plugin.manager import PluginHost
 
 

@@ -25,7 +25,8 @@ import attrs
 import pytest
 
 import buildsys
-from buildsys.config.loader import BUILD_KEYS, RunSettings, did_you_mean
+from buildsys.config.keys import BUILD_KEYS, did_you_mean
+from buildsys.config.model import RunSettings
 from buildsys.errors import Problem
 from buildsys.plugin.command import CommandOptions
 from buildsys.plugin.manager import PluginHost

@@ -6,7 +6,8 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol, TypeVar
 
 from ..errors import UsageError
-from .loader import BuildConfig, did_you_mean
+from .keys import did_you_mean
+from .model import BuildConfig
 
 __all__ = ["dependency_order", "leaves", "select", "to_dot"]
 

@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 
 from ..cache.toolchains import Toolchains
 from ..config.graph import leaves, select
-from ..config.loader import Config, did_you_mean
+from ..config.keys import did_you_mean
+from ..config.model import Config
 from ..errors import BuildFailed, UsageError
 from ..host.facts import Host, usable_cpus
 from ..masking import Masker
