@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .._converters import timeout_seconds
 from .._durations import parse_duration
 from .._toml import describe, literal
 from ..host.facts import KNOWN_OS
@@ -115,18 +116,16 @@ def _count(value: Any, minimum: int = 0) -> int:
     return value
 
 
-def _duration(value: Any) -> float:
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise Invalid(str(exc)) from None
+def _checked(check: Callable[[Any], float]) -> Callable[[Any], float]:
+    """`check`, its ValueError (a message fit for a config error) made `Invalid`."""
 
+    def convert(value: Any) -> float:
+        try:
+            return check(value)
+        except ValueError as exc:
+            raise Invalid(str(exc)) from None
 
-def _timeout(value: Any) -> float:
-    seconds = _duration(value)
-    if seconds <= 0:  # zero is not "no timeout": every attempt would stop as it starts
-        raise Invalid(f"a timeout must be greater than zero, got {describe(value)}")
-    return seconds
+    return convert
 
 
 def _env_names(value: Any) -> tuple[str, ...]:
@@ -213,7 +212,7 @@ def _size(value: Any) -> int:
 BUILD_KEYS: dict[str, Callable[[Any], Any]] = {
     "platform": _str,
     "depends-on": lambda v: _str_list(v, "build names"),
-    "timeout": _timeout,
+    "timeout": _checked(timeout_seconds),
     "retries": _count,
     "cwd": _path,
     "env": _env_table,
@@ -228,8 +227,8 @@ BUILD_KEYS: dict[str, Callable[[Any], Any]] = {
 RUN_KEYS: dict[str, Callable[[Any], Any]] = {
     "strategy": _strategy,
     "max-concurrency": lambda v: _count(v, 1),
-    "timeout": _timeout,
-    "kill-grace": _duration,  # 0 is valid: SIGKILL right after SIGTERM
+    "timeout": _checked(timeout_seconds),
+    "kill-grace": _checked(parse_duration),  # 0 is valid: SIGKILL right after SIGTERM
     "retries": _count,
     "cache": _bool,
     "cache-dir": _directory,
