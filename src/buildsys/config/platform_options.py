@@ -10,7 +10,7 @@ from .problems import ProblemLog
 if TYPE_CHECKING:
     from ..plugin.manager import PluginHost
 
-__all__ = ["OptionChecker"]
+__all__ = ["Located", "OptionChecker"]
 
 # key -> (value, TOML path of where it was written)
 Located = dict[str, tuple[Any, tuple[str, ...]]]
