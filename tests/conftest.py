@@ -26,7 +26,8 @@ from pathlib import Path
 import pytest
 
 from buildsys import BuildResult, ExecutionResult
-from buildsys.engine.scheduler import Job, ParallelExecutor
+from buildsys.engine.executor import ParallelExecutor
+from buildsys.engine.job import Job
 
 PRELUDE = """\
 import os, signal, subprocess, sys, time

@@ -28,7 +28,8 @@ import pytest
 import buildsys
 from _cli_helpers import RECORD, cli, command, write_builds
 from buildsys import Status
-from buildsys.engine.scheduler import Job, ParallelExecutor
+from buildsys.engine.executor import ParallelExecutor
+from buildsys.engine.job import Job
 from buildsys.host.context import BuildContext
 from buildsys.host.process import Control, OutputSink
 from buildsys.masking import Masker

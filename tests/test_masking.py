@@ -9,7 +9,7 @@ import pytest
 
 import buildsys
 from buildsys import BuildFailed, Status
-from buildsys.engine.scheduler import ParallelExecutor
+from buildsys.engine.executor import ParallelExecutor
 from buildsys.masking import MASK, Masker, is_secret_name
 from conftest import py
 

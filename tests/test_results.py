@@ -102,6 +102,6 @@ def test_a_single_str_is_one_warning_suggestion_or_artifact():
     from buildsys import BuildFailed
 
     assert BuildFailed("m", suggestions="install foo").suggestions == ("install foo",)
-    from buildsys.engine.scheduler import Job
+    from buildsys.engine.job import Job
 
     assert Job("b", depends_on="a").depends_on == ("a",)  # the same converter everywhere

@@ -31,8 +31,9 @@ if TYPE_CHECKING:
 
     from .config.loader import load_config
     from .config.model import BuildConfig, Config, RunSettings
+    from .engine.executor import ParallelExecutor
+    from .engine.job import Job
     from .engine.runner import run
-    from .engine.scheduler import Job, ParallelExecutor
     from .errors import BuildFailed, ConfigError, UsageError
     from .host.context import BuildContext, CommandResult, current_context
     from .host.facts import Host
@@ -90,8 +91,8 @@ _WHERE = {
     "ExecutionResult": "results",
     "Fingerprint": "host.fingerprint",
     "Host": "host.facts",
-    "Job": "engine.scheduler",
-    "ParallelExecutor": "engine.scheduler",
+    "Job": "engine.job",
+    "ParallelExecutor": "engine.executor",
     "PlatformRegistry": "plugin.registry",
     "Probe": "host.probe",
     "Program": "host.fingerprint",

@@ -18,7 +18,8 @@ import pytest
 
 import buildsys
 from buildsys import BuildFailed, BuildResult, Status
-from buildsys.engine.scheduler import Job, ParallelExecutor
+from buildsys.engine.executor import ParallelExecutor
+from buildsys.engine.job import Job
 from conftest import TIMED, ReadyGate, max_overlap, py, read_interval, wait_for
 
 
@@ -837,7 +838,7 @@ def test_an_error_in_a_workers_bookkeeping_wakes_the_calling_thread(logs, monkey
     def broken(self, *args, **kwargs):
         raise AttributeError("bug in _classify")
 
-    monkeypatch.setattr(scheduler._Run, "_classify", broken)
+    monkeypatch.setattr(scheduler._Schedule, "_classify", broken)
     ex = ParallelExecutor(log_dir=logs)
     result = _returns(lambda: ex.execute(["a", "b"], lambda n: None))
     assert [r.status for r in result.results] == [Status.FAILED, Status.FAILED]
@@ -900,14 +901,14 @@ def test_cancel_while_execute_is_starting_applies_to_it(logs, monkeypatch):
 
     ex = ParallelExecutor(log_dir=logs)
     assert ex.execute(["a"], lambda n: None).ok
-    real_init = scheduler._Run.__init__
+    real_init = scheduler._Schedule.__init__
 
     def init_then_cancel(self, *args, **kwargs):
         # A cancel() from another thread landing while the run is being set up.
         ex.cancel("stop now")
         real_init(self, *args, **kwargs)
 
-    monkeypatch.setattr(scheduler._Run, "__init__", init_then_cancel)
+    monkeypatch.setattr(scheduler._Schedule, "__init__", init_then_cancel)
     result = ex.execute(["a"], lambda n: None)
     assert result["a"].status is Status.CANCELLED
     assert result["a"].reason == "stop now"

@@ -11,7 +11,8 @@ import pytest
 
 import buildsys
 from buildsys import BuildFailed, CommandResult, Status
-from buildsys.engine.scheduler import Job, ParallelExecutor
+from buildsys.engine.executor import ParallelExecutor
+from buildsys.engine.job import Job
 from conftest import py, wait_for
 
 caller_var: contextvars.ContextVar[str] = contextvars.ContextVar("caller_var", default="unset")

@@ -13,7 +13,8 @@ import pytest
 
 import buildsys
 from buildsys import Status
-from buildsys.engine.scheduler import Job, ParallelExecutor
+from buildsys.engine.executor import ParallelExecutor
+from buildsys.engine.job import Job
 from buildsys.host.process import DISPLAY_LINE_LIMIT
 from conftest import PRELUDE, ReadyGate, py, wait_for
 

@@ -43,8 +43,9 @@ from ..plugin.registry import takes_spec
 from ..results import BuildError, BuildResult, ExecutionResult, Status
 from ..spec import BuildSpec
 from .diagnosis import Diagnosis
+from .executor import ParallelExecutor
+from .job import Job
 from .lock import project_lock, state_dir
-from .scheduler import Job, ParallelExecutor
 
 __all__ = ["Plan", "Run", "RunOptions", "run"]
 
