@@ -37,9 +37,10 @@ kills what its builds left: every command carries a token starting with the
 run's own prefix, which `_proctree.end_run` looks for.
 
 This module is the state machine, `_Schedule`, one per `execute_jobs` call of
-a `ParallelExecutor` (`executor.py`, beside the `Executor` interface); an
-attempt and its deadlines are in `_attempt.py`, what a worker does in
-`_workers.py`, and how an attempt's end becomes a result in `_outcome.py`.
+a `ParallelExecutor` (`executor.py`, beside the `Executor` interface). Where
+each job stands is in `_ledger.py`, an attempt and its deadlines in
+`_attempt.py`, what a worker does in `_workers.py`, and how an attempt's end
+becomes a result in `_outcome.py`.
 """
 
 from __future__ import annotations
@@ -55,8 +56,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
-import attrs
-
 from .._durations import format_duration
 from ..host import _proctree
 from ..host.context import SharedEnvironment
@@ -64,8 +63,9 @@ from ..host.process import StopReason
 from ..masking import Masker
 from ..results import BuildResult, ExecutionResult, Status
 from ._attempt import ABANDON_SLACK, Attempt, Progress, Setup, begin
+from ._ledger import Ledger
 from ._logdirs import new_run_dir
-from ._outcome import Ended, classify, internal_error, unstarted, verb
+from ._outcome import Ended, classify, internal_error, verb
 from ._workers import WorkerPool, run_attempt
 from .job import Job, Observer
 
@@ -89,7 +89,8 @@ class Limits(Protocol):
 
 
 class _Schedule:
-    """The state of one `execute_jobs` call, owned by the calling thread."""
+    """One `execute_jobs` call, owned by the calling thread: its loop, the workers'
+    turns, deadlines and cancels; where each job stands is kept in its `ledger`."""
 
     def __init__(
         self,
@@ -113,15 +114,12 @@ class _Schedule:
         self.inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
         self.closed = False
         self.pool = WorkerPool()
-        self.cancel_reason: str | None = None
         self.killing = False
         self.parent_context = contextvars.copy_context()
         token_prefix = _proctree.run_prefix()
         # Attempts given up on while their worker was still in them.
         self.abandoned: list[Attempt] = []
-        self.progress, self.dependents = _graph(jobs)
-        self.ready: list[tuple[int, str]] = []
-        self.running: dict[str, Attempt] = {}
+        self.ledger = Ledger.of(jobs, observer)
         self.started_wall = time.monotonic()
         run_logs = log_dir if log_dir is not None else new_run_dir()
         run_logs.mkdir(parents=True, exist_ok=True)
@@ -133,23 +131,24 @@ class _Schedule:
             observer=observer,
             wake=self._wake,
         )
-        self.failure_seen: str | None = None
         self.cancel_applied = False
         self.kill_applied = False
         # Jobs ready from the start first; recording a preset then readies the
         # dependents it unblocks, each exactly once.
-        for name, prog in self.progress.items():
-            if name not in presets and prog.waiting_on == 0:
-                heapq.heappush(self.ready, (prog.index, name))
+        self.ledger.ready_from_start(presets)
         for name, result in presets.items():
-            if name in self.progress:
+            if name in self.ledger.progress:
                 self._record(name, result)
-        self._check_acyclic()
+        self.ledger.check_acyclic()
+
+    @property
+    def cancel_reason(self) -> str | None:
+        return self.ledger.cancel_reason
 
     def request_cancel(self, reason: str, *, kill: bool) -> None:
         """Thread-safe: the scheduling thread applies it when it next wakes."""
-        if self.cancel_reason is None:
-            self.cancel_reason = reason
+        if self.ledger.cancel_reason is None:
+            self.ledger.cancel_reason = reason
         if kill:
             self.killing = True
         self.inbox.put(_WAKE)
@@ -157,11 +156,6 @@ class _Schedule:
     def _wake(self) -> None:
         """Thread-safe: make the scheduling thread look at the running attempts again."""
         self.inbox.put(_WAKE)
-
-    def _check_acyclic(self) -> None:
-        reachable = len(self.ready) + sum(1 for p in self.progress.values() if p.result)
-        if reachable == 0 and self.progress:
-            raise ValueError("the jobs' dependencies form a cycle")
 
     # -- the loop --------------------------------------------------------------
 
@@ -173,14 +167,9 @@ class _Schedule:
                 self._schedule()
             finally:
                 self._end(spawns)
-        self._settle_leftovers()
-        results = tuple(
-            p.result
-            for p in sorted(self.progress.values(), key=lambda p: p.index)
-            if p.result is not None
-        )
+        self.ledger.settle_leftovers()
         return ExecutionResult(
-            results=results,
+            results=self.ledger.results(),
             total_duration=time.monotonic() - self.started_wall,
             interrupted=False,
         )
@@ -190,11 +179,11 @@ class _Schedule:
             with self.lock:
                 self._apply_cancel()
                 self._start_ready()
-                if not self.running and not (self.ready and not self.cancel_reason):
+                if not self.ledger.running and not (self.ledger.ready and not self.cancel_reason):
                     self.closed = True
                     return
                 wake_at = [
-                    t for t in map(Attempt.next_wake, self.running.values()) if t is not None
+                    t for t in map(Attempt.next_wake, self.ledger.running.values()) if t is not None
                 ]
             self._wait(min(wake_at) if wake_at else None)
             with self.lock:
@@ -205,7 +194,7 @@ class _Schedule:
         with self.lock:
             self.closed = True
             # Still running only when the loop is leaving by an exception (Ctrl-C).
-            leftovers = [*self.running.values(), *self.abandoned]
+            leftovers = [*self.ledger.running.values(), *self.abandoned]
         self.pool.close()
         for attempt in leftovers:
             attempt.ctx.control.stop(StopReason.CANCEL, "the run ended", kill_now=True)
@@ -217,17 +206,6 @@ class _Schedule:
                 self.inbox.get(timeout=0.05)
         if _proctree.spawn_count() != spawns:
             _proctree.end_run(self.setup.token_prefix)
-
-    def _settle_leftovers(self) -> None:
-        # Jobs never reached: their dependencies never settled (a cycle), or cancel.
-        reason = self.cancel_reason
-        for name, prog in self.progress.items():
-            if prog.result is None:
-                status = Status.CANCELLED if reason else Status.SKIPPED
-                self._record(
-                    name,
-                    unstarted(prog.job, status, reason or "its dependencies never completed"),
-                )
 
     def _wait(self, until: float | None) -> None:
         """Sleep until `until`, or until woken (a cancel, the last job done, a new deadline)."""
@@ -243,7 +221,7 @@ class _Schedule:
         """Stop attempts past their deadline, abandon stopped ones past their time
         (calling thread only, lock held)."""
         now = time.monotonic()
-        for attempt in list(self.running.values()):
+        for attempt in list(self.ledger.running.values()):
             if attempt.abandon_at is None:
                 if attempt.deadline is not None and now >= attempt.deadline:
                     limit = format_duration(attempt.job.timeout or self.limits.build_timeout or 0)
@@ -264,23 +242,16 @@ class _Schedule:
             return
         if self.killing and not self.kill_applied:
             self.kill_applied = True
-            for attempt in self.running.values():
+            for attempt in self.ledger.running.values():
                 attempt.ctx.control.stop(StopReason.CANCEL, reason, kill_now=True)
         if self.cancel_applied:
             return
         self.cancel_applied = True
         now = time.monotonic()
-        for attempt in self.running.values():
+        for attempt in self.ledger.running.values():
             attempt.ctx.control.stop(StopReason.CANCEL, reason, kill_now=self.killing)
             attempt.give_up_after_stop(now, self.limits.kill_grace)
-        for _, name in self.ready:
-            prog = self.progress[name]
-            if prog.result is None:
-                self._record(name, unstarted(prog.job, Status.CANCELLED, reason))
-        self.ready.clear()
-        for name, prog in self.progress.items():
-            if prog.result is None and name not in self.running:
-                self._record(name, unstarted(prog.job, Status.CANCELLED, reason))
+        self.ledger.cancel_unstarted(reason)
 
     # -- starting and running attempts -------------------------------------------
 
@@ -288,14 +259,15 @@ class _Schedule:
         """Start ready jobs while slots are free; with `keep`, the first one started is
         returned for the calling worker to run, the others go to the pool."""
         kept: Attempt | None = None
-        while self.ready and len(self.running) < self.limits.max_concurrency:
+        while self.ledger.ready and len(self.ledger.running) < self.limits.max_concurrency:
             if self.cancel_reason is not None or self.closed:
                 break
-            _, name = heapq.heappop(self.ready)
-            if self.progress[name].result is not None:
+            _, name = heapq.heappop(self.ledger.ready)
+            prog = self.ledger.progress[name]
+            if prog.result is not None:
                 continue
             try:
-                attempt = self._start(self.progress[name])
+                attempt = self._start(prog)
             # Not BaseException: on the calling thread, Ctrl-C must stay Ctrl-C.
             except Exception as exc:  # noqa: BLE001 - must not stall the run
                 self._fail_internally(name, exc)
@@ -311,7 +283,7 @@ class _Schedule:
         job = prog.job
         timeout = job.timeout if job.timeout is not None else self.limits.build_timeout
         attempt = begin(prog, self.setup, kill_grace=self.limits.kill_grace, timeout=timeout)
-        self.running[job.name] = attempt
+        self.ledger.running[job.name] = attempt
         if attempt.deadline is not None:
             self.inbox.put(_WAKE)  # the calling thread may be asleep past this deadline
         if self.observer is not None:
@@ -319,7 +291,7 @@ class _Schedule:
                 self.observer.started(job, prog.attempts, attempt.ctx)
             except BaseException:
                 # No worker will run it: a slot held by it would never be freed.
-                del self.running[job.name]
+                del self.ledger.running[job.name]
                 attempt.ctx.control.close()
                 raise
         return attempt
@@ -332,7 +304,7 @@ class _Schedule:
         while attempt is not None:
             outcome = self.parent_context.copy().run(run_attempt, self.fn, attempt)
             with self.lock:
-                if self.running.get(attempt.job.name) is not attempt:
+                if self.ledger.running.get(attempt.job.name) is not attempt:
                     # Abandoned: its slot went to another worker, and only this
                     # worker could still have used its control's descriptors.
                     attempt.ctx.control.close()
@@ -346,7 +318,7 @@ class _Schedule:
                     # The scheduling thread starts what is ready once woken below.
                     attempt = None
                     self.inbox.put(_WAKE)
-                if not self.running or self.cancel_reason is not None:
+                if not self.ledger.running or self.cancel_reason is not None:
                     self.inbox.put(_WAKE)
 
     # -- results -------------------------------------------------------------
@@ -354,39 +326,17 @@ class _Schedule:
     def _fail_internally(self, name: str, exc: BaseException) -> None:
         """Record that bookkeeping for `name` raised (a bug, or an observer's
         callback): the job fails with the error, rather than the worker dying and
-        leaving `execute()` waiting for a result that never comes. The observer is
-        not told (it may be what raised); what this leaves undecided the end of
-        the run settles."""
-        attempt = self.running.pop(name, None)
-        if attempt is not None:
-            with contextlib.suppress(Exception):
-                attempt.ctx.control.close()
-        prog = self.progress[name]
-        error = internal_error(name, exc, self.masker.text)
-        previous = prog.result
-        if previous is None:
-            prog.result = BuildResult(
-                name=name, platform=prog.job.platform, status=Status.FAILED, errors=(error,)
-            )
-        else:
-            prog.result = attrs.evolve(
-                previous,
-                status=Status.FAILED if previous.status.ok else previous.status,
-                errors=(*previous.errors, error),
-            )
-        if self.failure_seen is None:
-            self.failure_seen = name
-        # Best effort: an observer raising again leaves dependents to the end of the run.
-        with contextlib.suppress(Exception):
-            self._skip_dependents(name, prog.result)
+        leaving `execute()` waiting for a result that never comes. What this
+        leaves undecided the end of the run settles."""
+        self.ledger.fail(name, internal_error(name, exc, self.masker.text))
 
     def _finish(
         self, attempt: Attempt, outcome: tuple[Ended, object], *, ended: float | None = None
     ) -> Attempt | None:
         """Record how the attempt ended (at `ended`, if not now); returns the retry it
         started, if any."""
-        del self.running[attempt.job.name]
-        prog = self.progress[attempt.job.name]
+        del self.ledger.running[attempt.job.name]
+        prog = self.ledger.progress[attempt.job.name]
         kind, value = outcome
         if kind is not Ended.ABANDONED:
             attempt.ctx.control.close()
@@ -402,59 +352,8 @@ class _Schedule:
     ) -> BuildResult:
         return classify(attempt, prog, kind, value, ended, masker=self.masker)
 
-    def _record(self, name: str, result: BuildResult, *, notify: bool = True) -> None:
-        prog = self.progress[name]
-        if prog.result is not None:
-            return
-        prog.result = result
-        if notify and self.observer is not None:
-            self.observer.finished(result)
-        if result.status.ok:
-            for dependent in self.dependents[name]:
-                dprog = self.progress[dependent]
-                dprog.waiting_on -= 1
-                if dprog.waiting_on == 0 and dprog.result is None:
-                    heapq.heappush(self.ready, (dprog.index, dependent))
-            return
-        if result.status.is_failure and self.failure_seen is None:
-            self.failure_seen = name
-        self._skip_dependents(name, result)
-        if result.status.is_failure and not self.limits.continue_on_failure:
+    def _record(self, name: str, result: BuildResult) -> None:
+        if self.ledger.record(name, result) and not self.limits.continue_on_failure:
             self.request_cancel(
                 f"cancelled because {name!r} {verb(result.status)} (stop-on-failure)", kill=False
             )
-
-    def _skip_dependents(self, name: str, result: BuildResult) -> None:
-        status = Status.SKIPPED
-        why = f"dependency {name!r} {verb(result.status)}"
-        if result.status is Status.CANCELLED and self.cancel_reason is not None:
-            # The whole run is stopping: what had not started is cancelled, not skipped.
-            status, why = Status.CANCELLED, self.cancel_reason
-        elif result.status is Status.SKIPPED and result.reason:
-            # Name the root cause once rather than nesting a chain of reasons.
-            why = (
-                result.reason
-                if result.reason.startswith("dependency ")
-                else f"{why}: {result.reason}"
-            )
-        for dependent in self.dependents[name]:
-            dprog = self.progress[dependent]
-            if dprog.result is None and dependent not in self.running:
-                self._record(dependent, unstarted(dprog.job, status, why))
-
-
-def _graph(jobs: Sequence[Job]) -> tuple[dict[str, Progress], dict[str, list[str]]]:
-    """Each job's progress (counting the dependencies it waits on) and its dependents;
-    dependencies outside `jobs` are not waited on."""
-    names = [job.name for job in jobs]
-    if len(set(names)) != len(names):
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        raise ValueError(f"duplicate job names: {', '.join(dupes)}")
-    progress: dict[str, Progress] = {}
-    dependents: dict[str, list[str]] = {name: [] for name in names}
-    for index, job in enumerate(jobs):
-        deps = [d for d in job.depends_on if d in dependents]
-        progress[job.name] = Progress(job, index, len(deps))
-        for dep in deps:
-            dependents[dep].append(job.name)
-    return progress, dependents
