@@ -31,7 +31,8 @@ from buildsys import Status
 from buildsys.engine.executor import ParallelExecutor
 from buildsys.engine.job import Job
 from buildsys.host.context import BuildContext
-from buildsys.host.process import Control, OutputSink
+from buildsys.host.output import OutputSink
+from buildsys.host.process import Control
 from buildsys.masking import Masker
 from conftest import PRELUDE, py, ran, wait_for
 

@@ -15,7 +15,7 @@ import buildsys
 from buildsys import Status
 from buildsys.engine.executor import ParallelExecutor
 from buildsys.engine.job import Job
-from buildsys.host.process import DISPLAY_LINE_LIMIT
+from buildsys.host.output import DISPLAY_LINE_LIMIT
 from conftest import PRELUDE, ReadyGate, py, wait_for
 
 LINUX = sys.platform.startswith("linux")

@@ -16,7 +16,8 @@ from pathlib import Path
 import attrs
 
 from ..host.context import BuildContext, SharedEnvironment
-from ..host.process import Control, OutputSink
+from ..host.output import OutputSink
+from ..host.process import Control
 from ..masking import Masker
 from ..results import BuildResult
 from .job import Job, Observer

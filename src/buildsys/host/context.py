@@ -16,7 +16,8 @@ import attrs
 
 from ..errors import BuildFailed
 from ..masking import Masker
-from .process import Control, OutputSink, StopReason, run_process
+from .output import OutputSink
+from .process import Control, StopReason, run_process
 
 __all__ = ["BuildContext", "CommandResult", "current_context"]
 

@@ -103,7 +103,7 @@ def _has_relative(search: str) -> bool:
 
 
 def _find(name: str, search: str, cwd: str | None) -> Program:
-    from .process import find_program, program_candidates
+    from .programs import find_program, program_candidates
 
     found = find_program(name, search, cwd)
     tried: list[str] = []

@@ -1,9 +1,10 @@
-"""Supervised subprocesses: the machinery behind `ctx.run`.
+"""Supervised subprocesses: running one command to its end, the machinery behind `ctx.run`.
 
 Each command runs in its own session (so its own process group), with stdin
-from /dev/null and stdout and stderr merged into one pipe. Output is read as
-bytes in chunks and handed to an `OutputSink`, which masks secrets and appends
-to the build's log as data arrives; nothing holds the whole output.
+from /dev/null and stdout and stderr merged into one pipe (`_spawn.py` starts
+it). Output is read as bytes in chunks and handed to an `OutputSink`
+(`output.py`), which masks secrets and appends to the build's log as data
+arrives; nothing holds the whole output.
 
 Stopping (timeout, cancel, Ctrl-C) sends SIGTERM to the group and to every
 process found by `_proctree`, waits up to the kill grace while still draining
@@ -14,7 +15,6 @@ close, then the rest of its group is killed, so such a build cannot hang a run.
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import math
 import os
@@ -23,33 +23,27 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Protocol
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 
-from ..masking import Masker, StreamMasker
 from . import _proctree
+from ._spawn import Child, start_command
+from .output import CommandStream, OutputSink
 
 if TYPE_CHECKING:
     import subprocess
 
 __all__ = [
-    "DISPLAY_LINE_LIMIT",
     "DRAIN_SECONDS",
     "Control",
-    "OutputSink",
     "ProcessOutcome",
     "StopReason",
-    "find_program",
-    "program_candidates",
     "run_process",
 ]
 
-DISPLAY_LINE_LIMIT = 64 * 1024
 DRAIN_SECONDS = 1.0
-TAIL_LINES = 20
 _CHUNK = 64 * 1024
 # Upper bound on waiting for SIGKILLed processes to die (they are normally gone in ms).
 _KILL_WAIT = 2.0
@@ -113,132 +107,6 @@ class Control:
                     os.close(fd)
 
 
-def _cap(line: bytes) -> bytes:
-    if len(line) <= DISPLAY_LINE_LIMIT:
-        return line
-    return line[:DISPLAY_LINE_LIMIT] + f" [... {len(line) - DISPLAY_LINE_LIMIT} bytes cut]".encode()
-
-
-class _Lines:
-    """Splits one command's output into display lines; keeps the last `TAIL_LINES`."""
-
-    def __init__(self, on_line: Callable[[str], None] | None) -> None:
-        self._on_line = on_line
-        self.tail: collections.deque[bytes] = collections.deque(maxlen=TAIL_LINES)
-        self._partial = b""
-        self._dropped = 0
-
-    def feed(self, data: bytes) -> None:
-        lines = data.split(b"\n")
-        first = self._partial + lines[0] if self._partial else lines[0]
-        # Keep at most one display line of a newline-less flood, counting the rest.
-        if len(first) > DISPLAY_LINE_LIMIT:
-            self._dropped += len(first) - DISPLAY_LINE_LIMIT
-            first = first[:DISPLAY_LINE_LIMIT]
-        if len(lines) == 1:
-            self._partial = first
-            return
-        self._emit(first, self._dropped)
-        self._dropped = 0
-        for line in lines[1:-1]:
-            self._emit(line, 0)
-        last = lines[-1]
-        if len(last) > DISPLAY_LINE_LIMIT:
-            self._dropped = len(last) - DISPLAY_LINE_LIMIT
-            last = last[:DISPLAY_LINE_LIMIT]
-        self._partial = last
-
-    def _emit(self, line: bytes, dropped: int) -> None:
-        line = line.removesuffix(b"\r")
-        line = line + f" [... {dropped} bytes cut]".encode() if dropped else _cap(line)
-        self.tail.append(line)
-        if self._on_line is not None:
-            self._on_line(line.decode("utf-8", "replace"))
-
-    def finish(self) -> None:
-        """Emit an unterminated last line."""
-        if self._partial or self._dropped:
-            self._emit(self._partial, self._dropped)
-        self._partial = b""
-        self._dropped = 0
-
-    def text(self) -> tuple[str, ...]:
-        return tuple(line.decode("utf-8", "replace") for line in self.tail)
-
-
-class OutputSink:
-    """Where a build's output goes: masked and appended to its log as it arrives.
-
-    One sink serves every command of a build (they share the log); each
-    command gets its own `stream()`, which splits its lines for its tail and
-    for `on_line`, so concurrent commands never splice each other's lines.
-    """
-
-    def __init__(
-        self,
-        log: BinaryIO | Path,
-        masker: Masker,
-        on_line: Callable[[str], None] | None = None,
-    ) -> None:
-        # A path is opened by `open()` (or the first write), so that the thread
-        # that runs the build, not the scheduler, pays for creating the file.
-        self._path = log if isinstance(log, Path) else None
-        self._log: BinaryIO | None = None if isinstance(log, Path) else log
-        self._masker = masker
-        self._on_line = on_line
-        self._lock = threading.Lock()
-
-    def open(self) -> None:
-        """Create (truncate) the log file now."""
-        with self._lock:
-            self._open_locked()
-
-    def _open_locked(self) -> BinaryIO:
-        if self._log is None:
-            assert self._path is not None
-            self._log = self._path.open("wb")
-        return self._log
-
-    def close(self) -> None:
-        with self._lock:
-            if self._log is not None and self._path is not None:
-                self._log.close()
-
-    def note(self, text: str) -> None:
-        """Append buildsys's own text (e.g. a traceback) to the log, masked."""
-        lines = _Lines(self._on_line)
-        self._write(self._masker.data(text.encode("utf-8", "replace")), lines)
-        lines.finish()
-
-    def stream(self) -> _Stream:
-        return _Stream(self, self._masker.stream(), _Lines(self._on_line))
-
-    def _write(self, data: bytes, lines: _Lines) -> None:
-        if not data:
-            return
-        with self._lock:
-            log = self._open_locked()
-            log.write(data)
-            log.flush()
-        lines.feed(data)
-
-
-class _Stream:
-    """One command's output into a sink, masked across chunk boundaries."""
-
-    def __init__(self, sink: OutputSink, masker: StreamMasker, lines: _Lines) -> None:
-        self._sink = sink
-        self._masker = masker
-        self.lines = lines
-
-    def write(self, chunk: bytes) -> None:
-        self._sink._write(self._masker.feed(chunk), self.lines)
-
-    def close(self) -> None:
-        self._sink._write(self._masker.flush(), self.lines)
-        self.lines.finish()
-
-
 @attrs.frozen
 class ProcessOutcome:
     """How a supervised command ended."""
@@ -254,7 +122,11 @@ class _Supervisor:
     """State of one running command; lives for one `run_process` call."""
 
     def __init__(
-        self, proc: _Child | subprocess.Popen[bytes], control: Control, token: str, stream: _Stream
+        self,
+        proc: Child | subprocess.Popen[bytes],
+        control: Control,
+        token: str,
+        stream: CommandStream,
     ) -> None:
         self.proc = proc
         self.control = control
@@ -299,214 +171,7 @@ class _Supervisor:
         return any(not _proctree.is_zombie(p) for p in self._members())
 
 
-_WHICH: dict[tuple[str, str | None], str] = {}
-
-
-def _program(name: str, search_path: str | None) -> str | None:
-    """`name` found on the command's PATH, memoised: Popen's own search costs a
-    path join per PATH entry on every spawn. Only hits are kept, so a tool that
-    appears later is still found; a stale hit fails to start and is reported
-    like any missing command.
-    """
-    if "/" in name:
-        return None
-    key = (name, search_path)
-    found = _WHICH.get(key)
-    if found is None:
-        # Relative entries resolve against the command's cwd: Popen's own search decides.
-        found = find_program(name, os.defpath if search_path is None else search_path, None)
-        if found is None:
-            return None
-        _WHICH[key] = found
-    return found
-
-
-def find_program(name: str, search_path: str, cwd: str | None) -> str | None:
-    """The executable that running `name` would start, as exec searches for it:
-    `name` itself if it has a slash, else the first in a `search_path` entry;
-    relative ones (and an empty one, `.`) taken from `cwd`, or, without a
-    `cwd`, ending the search with None.
-
-    What `shutil.which` does, without importing shutil (and with it bz2, lzma
-    and zlib: 2 ms of every start).
-    """
-    for candidate in program_candidates(name, search_path, cwd):
-        if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):  # noqa: PTH112
-            return candidate
-    return None
-
-
-def program_candidates(name: str, search_path: str, cwd: str | None) -> list[str]:
-    """The paths `find_program` tries for `name`, in order."""
-    if "/" in name:
-        return [name if cwd is None else os.path.join(cwd, name)]  # noqa: PTH118
-    candidates = []
-    for directory in search_path.split(os.pathsep):
-        if not os.path.isabs(directory):  # noqa: PTH117 - str in, str out
-            if cwd is None:
-                break
-            directory = os.path.join(cwd, directory)  # noqa: PTH118
-        candidates.append(os.path.join(directory, name))  # noqa: PTH118
-    return candidates
-
-
 _TOKEN_BYTES = _proctree.TOKEN_VAR.encode()
-
-
-class _Child(Protocol):
-    """What supervision needs of a started command; `subprocess.Popen` is one."""
-
-    pid: int
-    stdout: BinaryIO | None
-
-    def poll(self) -> int | None: ...
-
-    def wait(self) -> int: ...
-
-
-class _Spawned:
-    """A command started with `os.posix_spawn`, waited for like a `Popen`."""
-
-    def __init__(self, pid: int, stdout: BinaryIO) -> None:
-        self.pid = pid
-        self.stdout: BinaryIO | None = stdout
-        self.returncode: int | None = None
-
-    def _reaped(self, flags: int) -> int | None:
-        if self.returncode is None:
-            try:
-                pid, status = os.waitpid(self.pid, flags)
-            except ChildProcessError:  # reaped elsewhere: what Popen reports too
-                self.returncode = 0
-            else:
-                if pid == self.pid:
-                    self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
-
-    def poll(self) -> int | None:
-        return self._reaped(os.WNOHANG)
-
-    def wait(self) -> int:
-        while (code := self._reaped(0)) is None:
-            pass
-        return code
-
-
-def _inherited_fds() -> list[int] | None:
-    """Descriptors above stderr that a command would inherit, or None if unknown.
-
-    Python opens everything close-on-exec; these came from the parent (a
-    make jobserver, a pipe a CI runner waits on). `Popen(close_fds=True)`
-    closes them in the child; a posix_spawn close action does the same.
-    """
-    try:
-        fds = [int(fd) for fd in os.listdir("/proc/self/fd")]  # noqa: PTH208
-    except OSError:
-        return None
-    inherited = []
-    for fd in fds:
-        if fd <= 2:
-            continue
-        try:
-            if os.get_inheritable(fd):
-                inherited.append(fd)
-        except OSError:
-            continue  # the listing's own descriptor, already closed
-    return inherited
-
-
-_RESTORED_SIGNALS = tuple(
-    getattr(signal, name) for name in ("SIGPIPE", "SIGXFZ", "SIGXFSZ") if hasattr(signal, name)
-)
-# Set when this C library cannot start a session with posix_spawn: Popen only.
-_NO_SPAWN: list[bool] = []
-_DEVNULL_ACTION = (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)
-
-
-def _spawn_actions() -> list[tuple[int | str, ...]] | None:
-    """stdin from /dev/null and every inherited descriptor closed, or None for Popen.
-
-    Listed again for every command (a few microseconds): a program using
-    buildsys as a library may make a descriptor inheritable at any time.
-    """
-    if _NO_SPAWN or sys.platform != "linux":
-        return None
-    inherited = _inherited_fds()
-    if inherited is None:
-        return None
-    return [_DEVNULL_ACTION, *((os.POSIX_SPAWN_CLOSE, fd) for fd in inherited)]
-
-
-def _spawn(argv: Sequence[str], executable: str, env: Mapping[bytes, bytes]) -> _Spawned | None:
-    """Start `argv` with posix_spawn, or None where only Popen can (then nothing ran).
-
-    posix_spawn does in one call, with the GIL released, what Popen does in
-    a few hundred microseconds of Python per command, which on a run of many
-    short commands is the scheduler's main cost.
-    """
-    actions = _spawn_actions()
-    if actions is None:
-        return None
-    read_fd, write_fd = os.pipe()
-    try:
-        pid = os.posix_spawn(
-            executable,
-            list(argv),
-            env,
-            file_actions=[
-                *actions,
-                (os.POSIX_SPAWN_DUP2, write_fd, 1),
-                (os.POSIX_SPAWN_DUP2, write_fd, 2),
-            ],
-            setsid=True,
-            # What Popen's restore_signals does: Python ignores these, and an
-            # ignored signal stays ignored across exec (`yes | head` would loop).
-            setsigdef=_RESTORED_SIGNALS,
-        )
-    except NotImplementedError:  # no POSIX_SPAWN_SETSID in this C library
-        os.close(read_fd)
-        _NO_SPAWN.append(True)
-        return None
-    except BaseException:
-        os.close(read_fd)
-        raise
-    finally:
-        os.close(write_fd)
-    return _Spawned(pid, os.fdopen(read_fd, "rb", buffering=0))
-
-
-def _popen(
-    argv: Sequence[str],
-    cwd: str | os.PathLike[str] | None,
-    env: Mapping[bytes, bytes],
-    token: str,
-) -> _Child | subprocess.Popen[bytes]:
-    path = env.get(b"PATH")
-    executable = _program(argv[0], None if path is None else os.fsdecode(path))
-    # os.posix_spawn cannot change directory: it serves only commands
-    # that run where buildsys runs, which is where builds usually run.
-    here = cwd is None or os.fspath(cwd) == os.getcwd()  # noqa: PTH109
-    with _proctree.spawning:
-        proc: _Child | subprocess.Popen[bytes] | None = None
-        if here and (executable is not None or "/" in argv[0]):
-            proc = _spawn(argv, executable or argv[0], env)
-        if proc is None:
-            import subprocess  # only where posix_spawn cannot do it
-
-            proc = subprocess.Popen(
-                list(argv),
-                executable=executable,
-                cwd=cwd,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                close_fds=True,
-                bufsize=0,
-            )
-        _proctree.track(proc.pid, token)
-    return proc
 
 
 def _pidfd(pid: int) -> int | None:
@@ -548,7 +213,7 @@ def _run(
     token: str,
 ) -> ProcessOutcome:
     started = time.monotonic()
-    proc = _popen(argv, cwd, env, token)
+    proc = start_command(argv, cwd, env, token)
     stream = sink.stream()
     sup = _Supervisor(proc, control, token, stream)
     assert proc.stdout is not None

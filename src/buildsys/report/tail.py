@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..host.process import DISPLAY_LINE_LIMIT
+from ..host.output import DISPLAY_LINE_LIMIT
 
 __all__ = ["read_tail"]
 
