@@ -402,7 +402,8 @@ def _execute_with_signals(run: Any, plan: Any, *, standalone: bool) -> int:
         else:
             run.kill()
 
-    from ..host._proctree import kill_adopted, subreaper
+    from ..host._proctree import kill_adopted
+    from ..host._subreaper import subreaper
 
     if standalone:
         # Daemons a build leaves (Gradle's) outlive the program, as they would make's.

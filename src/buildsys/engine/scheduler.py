@@ -30,11 +30,11 @@ When a job fails, its transitive dependents are `skipped`, naming it. With
 and marks every pending one `cancelled`.
 
 A run leaves the calling process as it found it. It holds the child
-subreaper flag only while it is under way (`_proctree.subreaper`), and when
+subreaper flag only while it is under way (`_subreaper.subreaper`), and when
 it ends, however it ends (an exception on the calling thread included), it
 stops what is still running, waits a bounded time for those commands, then
 kills what its builds left: every command carries a token starting with the
-run's own prefix, which `_proctree.end_run` looks for.
+run's own prefix, which `_subreaper.end_run` looks for.
 
 This module is the state machine, `_Schedule`, one per `execute_jobs` call of
 a `ParallelExecutor` (`executor.py`, beside the `Executor` interface). Where
@@ -57,7 +57,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .._durations import format_duration
-from ..host import _proctree
+from ..host import _proctree, _subreaper
 from ..host.context import SharedEnvironment
 from ..host.process import StopReason
 from ..masking import Masker
@@ -161,7 +161,7 @@ class _Schedule:
 
     def loop(self) -> ExecutionResult:
         # The subreaper flag is the host's: held for the run only (its commands set it).
-        with _proctree.subreaper.held():
+        with _subreaper.subreaper.held():
             spawns = _proctree.spawn_count()
             try:
                 self._schedule()
@@ -205,7 +205,7 @@ class _Schedule:
             with contextlib.suppress(queue.Empty):
                 self.inbox.get(timeout=0.05)
         if _proctree.spawn_count() != spawns:
-            _proctree.end_run(self.setup.token_prefix)
+            _subreaper.end_run(self.setup.token_prefix)
 
     def _wait(self, until: float | None) -> None:
         """Sleep until `until`, or until woken (a cancel, the last job done, a new deadline)."""

@@ -7,18 +7,14 @@ test runner's watchdog) leaves that group; on Linux two things still find it:
 * every command is started with a per-build token in its environment, which
   descendants inherit, so `/proc/<pid>/environ` names the build it belongs to;
 * while a run (or a lone `ctx.run`) is under way, buildsys makes its process
-  a child subreaper, so orphans are re-parented to it instead of init and
-  stay visible in `/proc` until it reaps them.
+  a child subreaper (`_subreaper.py`), so orphans are re-parented to it
+  instead of init and stay visible in `/proc` until it reaps them.
 
-The subreaper flag belongs to the host program, which may run builds from
-several threads at once: `subreaper` counts its holders under a lock, sets
-the flag when the first arrives and, when the last leaves, kills and reaps
-what builds left among its children before putting the flag back as it was
-(it may already have been set by the host). A run ends with `end_run`, which
-kills every process still carrying one of its tokens (or in one of its
-commands' groups) and their descendants, so nothing of a build outlives it;
-except in the `buildsys` command, which holds the flag until it exits, and
-whose exit hands what builds left running (a Gradle daemon) on to init.
+This module keeps what tells a build's processes from the host program's
+own: the commands started, the tokens, the groups and sessions seen. It
+finds them, kills them (`kill_run`: every process still carrying one of a
+run's tokens, or in one of its commands' groups, and their descendants) and
+reaps those re-parented here.
 
 Orphans re-parented to us are reaped by pid (`waitpid(pid)`), never with
 `waitpid(-1)`, which would steal the exit statuses `subprocess` waits for;
@@ -35,37 +31,32 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import ctypes
+from . import _procfs
+from ._procfs import IS_LINUX, PROC, Stat
 
 __all__ = [
     "TOKEN_VAR",
-    "end_run",
     "find_build_processes",
+    "forget_sessions",
     "group_alive",
     "is_zombie",
     "kill_adopted",
+    "kill_children",
+    "kill_run",
     "reap_orphans",
     "run_prefix",
     "signal_all",
     "spawn_count",
     "spawning",
-    "subreaper",
     "track",
     "untrack",
 ]
 
 TOKEN_VAR = "BUILDSYS_BUILD_TOKEN"
-_PROC = "/proc"
-_PR_SET_CHILD_SUBREAPER = 36
-_PR_GET_CHILD_SUBREAPER = 37
-_IS_LINUX = sys.platform.startswith("linux")
 _TOKEN_NEEDLE = f"\0{TOKEN_VAR}=".encode()
 # How long killing what a run left behind may take (SIGKILLed processes are
 # normally gone in milliseconds; one stuck in the kernel is given up on).
@@ -163,175 +154,19 @@ def untrack(pid: int) -> None:
     _spawned.discard(pid)  # after the wait: the reaper no longer sees it as a child
 
 
-class _Subreaper:
-    """The child subreaper flag, held while any run or lone command needs it.
-
-    A run holds it (`with subreaper.held():`) and each command does too
-    (`with subreaper:`), which sets the flag if no holder has yet, noting what
-    it was: a run that starts no command never touches it. When the last holder
-    leaves, it kills and reaps the builds' processes left among this
-    process's children, while the flag still makes orphans come here, then
-    puts the flag back. Holders may come and go from any thread.
-    """
-
-    def __init__(self) -> None:
-        self._reset()
-
-    def _reset(self) -> None:
-        self._lock = threading.Lock()
-        self._holders = 0
-        self._engaged = False
-        # The flag as it was found when set, or None where it cannot be used.
-        self._found: int | None = None
-        self._for_life = False
-
-    @property
-    def for_life(self) -> bool:
-        return self._for_life
-
-    def hold_for_life(self) -> None:
-        """For a program that ends when its run does (the `buildsys` command): hold
-        the flag until it exits. What builds leave running is then not killed when a
-        run ends; the exit hands it on, as any orphan, to init (or another subreaper)."""
-        with self._lock:
-            if self._for_life:
-                return
-            self._for_life = True
-        self.hold()
-
-    def hold(self, *, engage: bool = False) -> None:
-        with self._lock:
-            self._holders += 1
-            if engage and not self._engaged:
-                self._engaged = True
-                self._found = _engage_subreaper()
-
-    def release(self) -> None:
-        with self._lock:
-            self._holders -= 1
-            if self._holders or not self._engaged:
-                return
-            try:
-                if self._found is not None:
-                    _kill_children()
-            finally:
-                _foreign_tokens.clear()
-                _build_sessions.clear()
-                if self._found == 0:
-                    _set_subreaper(0)
-                self._engaged = False
-                self._found = None
-
-    @contextlib.contextmanager
-    def held(self) -> Iterator[None]:
-        """Hold it around a run without setting it: the run's commands do."""
-        self.hold()
-        try:
-            yield
-        finally:
-            self.release()
-
-    def __enter__(self) -> None:
-        self.hold(engage=True)
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-
-def _libc() -> ctypes.CDLL:
-    import ctypes  # only when a run starts: 1 ms that `buildsys --version` never pays
-
-    return ctypes.CDLL(None, use_errno=True)
-
-
-def _get_subreaper() -> int | None:
-    """prctl(PR_GET_CHILD_SUBREAPER): 0 or 1, or None where it cannot be read."""
-    import ctypes
-
-    found = ctypes.c_int(0)
-    try:
-        ok = _libc().prctl(_PR_GET_CHILD_SUBREAPER, ctypes.byref(found), 0, 0, 0) == 0
-    except (OSError, AttributeError):
-        return None
-    return (1 if found.value else 0) if ok else None
-
-
-def _set_subreaper(value: int) -> bool:
-    try:
-        return bool(_libc().prctl(_PR_SET_CHILD_SUBREAPER, value, 0, 0, 0) == 0)
-    except (OSError, AttributeError):
-        return False
-
-
-def _engage_subreaper() -> int | None:
-    """Set the flag; return what it was (0 or 1), or None if it cannot be used here."""
-    if not _IS_LINUX:
-        return None
-    found = _get_subreaper()
-    if found == 0 and not _set_subreaper(1):
-        return None
-    return found
-
-
-subreaper = _Subreaper()
+def forget_sessions() -> None:
+    """Forget the sessions seen and the tokens made elsewhere, once no run or
+    command is under way: a later one's processes are told apart afresh."""
+    _foreign_tokens.clear()
+    _build_sessions.clear()
 
 
 # -- reading /proc ---------------------------------------------------------------
 
 
-class _Stat:
-    """What /proc/<pid>/stat says about a process (a plain class: a NamedTuple or
-    attrs class costs a millisecond of every start to define)."""
-
-    __slots__ = ("pgid", "pid", "ppid", "sid", "zombie")
-
-    def __init__(self, pid: int, ppid: int, pgid: int, sid: int, zombie: bool) -> None:
-        self.pid = pid
-        self.ppid = ppid
-        self.pgid = pgid
-        self.sid = sid
-        self.zombie = zombie
-
-
-def _parse_stat(pid: int, stat: bytes) -> _Stat | None:
-    # The command name may hold spaces and parentheses: split after the last ')'.
-    fields = stat[stat.rfind(b")") + 2 :].split()
-    if len(fields) < 4:
-        return None
-    return _Stat(pid, int(fields[1]), int(fields[2]), int(fields[3]), fields[0] in (b"Z", b"X"))
-
-
-def _stat_of(pid: int) -> _Stat | None:
-    try:
-        with open(f"{_PROC}/{pid}/stat", "rb") as fh:
-            return _parse_stat(pid, fh.read())
-    except OSError:
-        return None
-
-
-def _stats() -> Iterator[_Stat]:
-    """Every process in /proc."""
-    try:
-        entries = os.listdir(_PROC)
-    except OSError:
-        return
-    for entry in entries:
-        if entry.isdigit() and (stat := _stat_of(int(entry))) is not None:
-            yield stat
-
-
-def _environ(pid: int) -> bytes | None:
-    """A process's environment with a leading NUL, or None (gone, not ours, or a zombie)."""
-    try:
-        with open(f"{_PROC}/{pid}/environ", "rb") as fh:
-            return b"\0" + fh.read()
-    except OSError:
-        return None
-
-
 def _token_of(pid: int) -> str | None:
     """The build token in a process's environment, if it has one and it can be read."""
-    env = _environ(pid)
+    env = _procfs.environ_of(pid)
     if env is None:
         return None
     start = env.find(_TOKEN_NEEDLE)
@@ -342,24 +177,7 @@ def _token_of(pid: int) -> str | None:
     return env[start : end if end >= 0 else len(env)].decode(errors="replace")
 
 
-def _children_of_self() -> list[int]:
-    me = os.getpid()
-    pids: list[int] = []
-    task_dir = f"{_PROC}/{me}/task"
-    try:
-        tasks = os.listdir(task_dir)
-    except OSError:
-        return [s.pid for s in _stats() if s.ppid == me]
-    for tid in tasks:
-        try:
-            with open(f"{task_dir}/{tid}/children", "rb") as fh:
-                pids.extend(int(p) for p in fh.read().split())
-        except (OSError, ValueError):
-            return [s.pid for s in _stats() if s.ppid == me]
-    return pids
-
-
-def _known(stat: _Stat) -> bool:
+def _known(stat: Stat) -> bool:
     """Whether a process (a zombie too, whose environment is gone) is known to be a build's:
     seen carrying a token, or in the session or group of one that was, or of a command."""
     if stat.pid in _adopted or stat.pid in _build_sessions:
@@ -367,7 +185,7 @@ def _known(stat: _Stat) -> bool:
     return any(i in _build_groups or i in _build_sessions for i in (stat.pgid, stat.sid))
 
 
-def _note_sessions(stats: Iterator[_Stat]) -> None:
+def _note_sessions(stats: Iterator[Stat]) -> None:
     """Remember the sessions and groups of live build processes: a zombie in one is a build's."""
     for stat in stats:
         _build_sessions.add(stat.sid)
@@ -379,17 +197,17 @@ def _note_sessions(stats: Iterator[_Stat]) -> None:
 
 def find_build_processes(root_pid: int | None, token: str) -> set[int]:
     """Live processes that descend from `root_pid` or carry the build's token."""
-    if not _IS_LINUX:
+    if not IS_LINUX:
         return set()
     me = os.getpid()
     needle = f"\0{TOKEN_VAR}={token}\0".encode()
     children: dict[int, list[int]] = {}
-    stats: dict[int, _Stat] = {}
+    stats: dict[int, Stat] = {}
     found: set[int] = set()
-    for stat in _stats():
+    for stat in _procfs.stats():
         stats[stat.pid] = stat
         children.setdefault(stat.ppid, []).append(stat.pid)
-        if stat.pid != me and not stat.zombie and needle in (_environ(stat.pid) or b""):
+        if stat.pid != me and not stat.zombie and needle in (_procfs.environ_of(stat.pid) or b""):
             found.add(stat.pid)
     stack = [root_pid] if root_pid is not None else []
     stack.extend(found)
@@ -404,27 +222,24 @@ def find_build_processes(root_pid: int | None, token: str) -> set[int]:
     return found
 
 
-def end_run(prefix: str) -> None:
+def kill_run(prefix: str) -> None:
     """Kill what is left of a run's builds and reap what of it was re-parented here.
 
     Every live process carrying a token that starts with `prefix`, in the
     group of one of its commands, or descending from one of those; call it
-    once the run's commands have ended, while still holding `subreaper`.
-    In a program that holds it for life, only what has exited is reaped.
+    once the run's commands have ended, while still holding the subreaper
+    flag (through `_subreaper.end_run`).
     """
-    if not _IS_LINUX:
-        return
-    if subreaper.for_life:
-        reap_orphans()
+    if not IS_LINUX:
         return
     me = os.getpid()
     groups = {g for g, t in list(_build_groups.items()) if t.startswith(prefix)}
     give_up = time.monotonic() + _KILL_WAIT
     while True:
         children: dict[int, list[int]] = {}
-        stats: dict[int, _Stat] = {}
+        stats: dict[int, Stat] = {}
         found: set[int] = set()
-        for stat in _stats():
+        for stat in _procfs.stats():
             stats[stat.pid] = stat
             children.setdefault(stat.ppid, []).append(stat.pid)
             if stat.pid == me or stat.zombie:
@@ -452,7 +267,7 @@ def end_run(prefix: str) -> None:
             _build_groups.pop(pgid, None)
 
 
-def _is_ours(stat: _Stat) -> bool:
+def _is_ours(stat: Stat) -> bool:
     """Whether a child of this process (not one it waits for itself) came from a build."""
     if _known(stat):
         return True
@@ -460,13 +275,17 @@ def _is_ours(stat: _Stat) -> bool:
     return token is not None and (token.startswith(_tag[0]) or token in _foreign_tokens)
 
 
-def _kill_children() -> None:
+def kill_children() -> None:
     """SIGKILL and reap this process's children that came from builds, round after
     round: each one killed hands its own children to this process (a subreaper)."""
     give_up = time.monotonic() + _KILL_WAIT
     while True:
         with spawning.alone():
-            stats = [s for p in _children_of_self() if p not in _spawned and (s := _stat_of(p))]
+            stats = [
+                s
+                for p in _procfs.children_of_self()
+                if p not in _spawned and (s := _procfs.stat_of(p))
+            ]
         found = [s for s in stats if _is_ours(s)]
         if not found:
             break
@@ -488,11 +307,11 @@ def kill_adopted() -> None:
     interrupt): as a subreaper, such children can only be build orphans, even
     ones that cleared their environment and so carry no token.
     """
-    if not _IS_LINUX:
+    if not IS_LINUX:
         return
     for _ in range(5):
         with spawning.alone():
-            strays = [p for p in _children_of_self() if p not in _spawned]
+            strays = [p for p in _procfs.children_of_self() if p not in _spawned]
         if not strays:
             return
         for pid in strays:
@@ -505,13 +324,13 @@ def kill_adopted() -> None:
 
 def reap_orphans() -> None:
     """Reap exited build orphans that were re-parented to us, one pid at a time."""
-    if not _IS_LINUX:
+    if not IS_LINUX:
         return
     with spawning.alone():
-        for pid in _children_of_self():
+        for pid in _procfs.children_of_self():
             if pid in _spawned:
                 continue
-            stat = _stat_of(pid)
+            stat = _procfs.stat_of(pid)
             if stat is None or not _known(stat):
                 continue  # the host program's own child: not ours to wait for
             try:
@@ -528,7 +347,7 @@ def reap_orphans() -> None:
 def _prune() -> None:
     """Forget groups and pids that no longer exist, so a reused pid is never taken for ours."""
     for pid in list(_adopted):
-        if not os.path.exists(f"{_PROC}/{pid}"):
+        if not os.path.exists(f"{PROC}/{pid}"):
             _adopted.discard(pid)
     for pgid in list(_build_groups):
         if pgid not in _spawned and not group_alive(pgid):
@@ -556,15 +375,14 @@ def group_alive(pgid: int) -> bool:
 
 
 def is_zombie(pid: int) -> bool:
-    stat = _stat_of(pid)
+    stat = _procfs.stat_of(pid)
     return stat is None or stat.zombie
 
 
 def _after_fork() -> None:
-    """A forked child is no subreaper, has none of these children, and must make other tokens."""
+    """A forked child has none of these children, and must make other tokens."""
     # Fresh locks too: another thread may have held one at the fork.
     _tag[0] = _new_tag()
-    subreaper._reset()
     spawning._reset()
     for state in (_spawned, _build_groups, _build_sessions, _adopted, _foreign_tokens):
         state.clear()

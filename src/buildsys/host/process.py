@@ -30,6 +30,7 @@ import attrs
 
 from . import _proctree
 from ._spawn import Child, start_command
+from ._subreaper import subreaper
 from .output import CommandStream, OutputSink
 
 if TYPE_CHECKING:
@@ -198,9 +199,9 @@ def run_process(
 
     `env` is already encoded (see `BuildContext`); the build's token is added.
     Raises `OSError` (e.g. `FileNotFoundError`) when the command cannot start.
-    This process is a child subreaper while it runs (see `_proctree.subreaper`).
+    This process is a child subreaper while it runs (see `_subreaper.subreaper`).
     """
-    with _proctree.subreaper:
+    with subreaper:
         return _run(argv, cwd, {**env, _TOKEN_BYTES: token.encode()}, control, sink, token)
 
 
