@@ -299,7 +299,8 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from ..engine.runner import Run, RunOptions
+    from ..engine.options import RunOptions
+    from ..engine.runner import Runner
 
     if args.keep_going and args.fail_fast:
         raise UsageError("-k/--keep-going and --fail-fast contradict each other; pick one")
@@ -325,7 +326,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         verbose=args.verbose,
         replay_key=None if args.dry_run else replay_key,
     )
-    run = Run(config, args.names, options, plugins)
+    run = Runner(config, args.names, options, plugins)
     plan = run.plan()
     if args.dry_run:
         forecast = run.cache_forecast(plan)
@@ -658,12 +659,13 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from ..engine.runner import Run, RunOptions
+    from ..engine.options import RunOptions
+    from ..engine.runner import Runner
     from ..results import Status
 
     config, plugins = _load(args)
     options = RunOptions(profile=args.profile, tags=tuple(args.tag), check_builds=True)
-    run = Run(config, args.names, options, plugins)
+    run = Runner(config, args.names, options, plugins)
     plan = run.plan()
     bad = 0
     for spec in plan.specs:

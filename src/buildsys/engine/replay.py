@@ -63,7 +63,8 @@ if TYPE_CHECKING:
     from ..config.patterns import FileTree
     from ..masking import Masker
     from ..results import ExecutionResult
-    from .runner import Plan, Run
+    from .plan import Plan
+    from .runner import Runner as Run
 
 __all__ = ["invocation_key", "journal_path", "record", "replay"]
 
