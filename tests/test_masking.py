@@ -105,6 +105,23 @@ def test_from_environment_picks_secret_names_and_listed_ones():
     assert masker.text(" ".join(env.values())) == "*** /usr/bin:/bin ***"
 
 
+
+def test_for_run_masks_what_each_build_marks_secret():
+    spec = buildsys.BuildSpec(
+        name="app",
+        platform="command",
+        root="/p",
+        cwd="/p",
+        env={"API_KEY": "key-cccccccccc", "MODE": "release-build"},
+        secret_env=("NPM_AUTH",),
+    )
+    env = {"GH_TOKEN": "ghp-aaaaaaaaaa", "NPM_AUTH": "npm-bbbbbbbbbb", "SHORT_TOKEN": "abc"}
+    masker = Masker.for_run(env, [spec])
+    text = "ghp-aaaaaaaaaa npm-bbbbbbbbbb key-cccccccccc release-build"
+    assert masker.text(text) == "*** *** *** release-build"
+    assert masker.short_names == ("SHORT_TOKEN",)
+
+
 SPLIT_PRINT = """
 s = sys.argv[1]
 out = sys.stdout.buffer

@@ -11,6 +11,21 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
+# typing costs milliseconds, and a replayed no-op imports this module.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    class _WithSecrets(Protocol):
+        """A build as the masker sees it: a `BuildSpec` or a `BuildConfig`."""
+
+        @property
+        def name(self) -> str: ...
+        @property
+        def env(self) -> Mapping[str, str]: ...
+        @property
+        def secret_env(self) -> tuple[str, ...]: ...
+
 __all__ = ["MASK", "MIN_LENGTH", "Masker", "StreamMasker", "is_secret_name"]
 
 MASK = "***"
@@ -46,6 +61,17 @@ class Masker:
         self._text_re = re.compile("|".join(map(re.escape, ordered))) if ordered else None
         self._bytes_re = re.compile(b"|".join(map(re.escape, encoded))) if encoded else None
         self._max_len = max((len(v) for v in encoded), default=0)
+
+    @classmethod
+    def for_run(cls, environ: Mapping[str, str], builds: Iterable[_WithSecrets]) -> Masker:
+        """The masker of a run (or listing) of `builds`: the one place that says what
+        of a build is secret (its `secret-env` names and secret-named `env` values)."""
+        builds = list(builds)
+        return cls.for_builds(
+            environ,
+            {n for b in builds for n in b.secret_env},
+            [(b.name, b.env) for b in builds],
+        )
 
     @classmethod
     def for_builds(

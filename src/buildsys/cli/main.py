@@ -466,11 +466,7 @@ def _failures_in_brief(result: Any) -> None:
 def _masker_for(config: Any) -> Any:
     from ..masking import Masker
 
-    return Masker.for_builds(
-        os.environ,
-        {n for b in config.builds for n in b.secret_env},
-        [(b.name, b.env) for b in config.builds],
-    )
+    return Masker.for_run(os.environ, config.builds)
 
 
 def _cmd_list(args: argparse.Namespace) -> int:

@@ -119,11 +119,7 @@ class Runner:
         return self.inputs.warnings(spec, walked=walked, planned=planned)
 
     def _masker(self, specs: Sequence[BuildSpec]) -> Masker:
-        masker = Masker.for_builds(
-            self.environ,
-            {n for s in specs for n in s.secret_env},
-            [(s.name, s.env) for s in specs],
-        )
+        masker = Masker.for_run(self.environ, specs)
         for name in masker.short_names:
             self.warnings.append(
                 f"secret {name} is shorter than 8 characters and is not masked in logs and reports"
