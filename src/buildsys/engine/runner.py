@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from ..cache.keys import BuildCache
+    from .record import RunRecord
 
 __all__ = ["Runner", "run"]
 
@@ -173,9 +174,9 @@ class Runner:
                 else:
                     result = self._run_jobs(plan, specs, executor, started)
                     if self.options.replay_key is not None:
-                        from . import replay
+                        from . import journal
 
-                        replay.record(self, plan, result, masker, self._cache)
+                        journal.record(self._record(plan, result, masker))
         finally:
             if self._cache is not None:
                 for warning in self._cache.finish():
@@ -222,6 +223,37 @@ class Runner:
         result = executor.execute_jobs(jobs, step, presets=presets)
         return attrs.evolve(
             result, total_duration=time.monotonic() - started, interrupted=self.interrupted
+        )
+
+    def _record(self, plan: Plan, result: ExecutionResult, masker: Masker) -> RunRecord:
+        """The finished run, for the replay journal: values, never the runner itself."""
+        from .record import RunRecord, builder_checks, observing_plugins
+
+        opts = self.options
+        assert opts.replay_key is not None
+        done = self._cache.done if self._cache is not None else {}
+        return RunRecord(
+            key=opts.replay_key,
+            root=self.config.root,
+            specs=plan.specs,
+            result=result,
+            masker=masker,
+            cache=self._cache,
+            environ=self.environ,
+            max_concurrency=plan.max_concurrency,
+            decided_early=bool(plan.presets),
+            warnings=tuple(self.warnings),
+            progress=opts.progress,
+            verbose=opts.verbose,
+            report_json=opts.report_json,
+            junit_xml=opts.junit_xml,
+            inputs_respect_gitignore=self.config.run.inputs_respect_gitignore,
+            checks=builder_checks(
+                self.plugins, list(dict.fromkeys(s.platform for s in plan.specs))
+            ),
+            # Each was taken for its build's key: asking again runs nothing.
+            toolchains={s.name: self.toolchains.of(s) for s in plan.specs if s.name in done},
+            observers=observing_plugins(self.plugins),
         )
 
     def _all_cancelled(self, plan: Plan, started: float) -> ExecutionResult:
