@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         @property
         def secret_env(self) -> tuple[str, ...]: ...
 
+
 __all__ = ["MASK", "MIN_LENGTH", "Masker", "StreamMasker", "is_secret_name"]
 
 MASK = "***"

@@ -29,10 +29,9 @@ share live in `replay.py`: a no-op `buildsys build` loads that module alone.
 from __future__ import annotations
 
 import marshal
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .lognotes import clear, prepare_note, same_content, staging_dir
 from .replay import VERSION, hash_value, ignore_probes, journal_path, listed_dirs, log_stat
 
 if TYPE_CHECKING:
@@ -88,16 +87,15 @@ def record(rec: RunRecord) -> None:
     from .._files import write_atomic
     from ..cache.keys import cached_result, log_note
     from ..config.graph import dependency_order
-    from ..report.serialize import execution_to_dict, result_to_dict
-    from ..results import ExecutionResult
+    from ..report.serialize import result_to_dict
 
     masker = rec.masker
     root = rec.root
     log_dir = root / ".buildsys" / "logs"
     now = datetime.now(UTC)
     builds: list[dict[str, Any]] = []
-    staging = _staging_dir(root)
-    _clear(staging)
+    staging = staging_dir(root)
+    clear(staging)
     for spec in rec.specs:
         done = cache.done[spec.name]
         inputs: list[list[Any]] = []
@@ -142,13 +140,13 @@ def record(rec: RunRecord) -> None:
                 # replay does what serving does, keeps it beside a note.
                 "note": None
                 if done.served
-                else _prepare_note(
+                else prepare_note(
                     staging / f"{spec.name}.log",
                     log_note(done.parts.key, 0, original if log_blob else None),
                     str(original),
                     str(cache.cache.blob_path(log_blob)) if log_blob else None,
                     # The log is still what was stored: moving it is the copy.
-                    log_blob is not None and _same_content(log_path, log_blob),
+                    log_blob is not None and same_content(log_path, log_blob),
                 ),
                 "row": row,  # name, platform, reason: what progress lines show
                 "entry": _entry_template(reported),
@@ -163,8 +161,6 @@ def record(rec: RunRecord) -> None:
             if name not in spec.env:  # a value of builds.toml's: part of the key already
                 tool_env[name] = hash_value(rec.environ.get(name))
     order = {s.name: i for i, s in enumerate(rec.specs)}
-    report = execution_to_dict(ExecutionResult(results=()), masker)
-    report.update(ok=True, all_completed=True, cached_count=len(builds))
     journal = {
         "version": VERSION,
         "key": rec.key,
@@ -186,7 +182,6 @@ def record(rec: RunRecord) -> None:
         "gitignore": rec.inputs_respect_gitignore,
         "ignore": ignore_probes(cache.tree.ignore.probes if cache.tree.ignore else {}),
         "builds": builds,
-        "report": report,
     }
     with contextlib.suppress(OSError, ValueError):  # only the next no-op would be slower
         write_atomic(journal_path(root), marshal.dumps(journal))
@@ -209,47 +204,3 @@ def _entry_template(reported: dict[str, Any]) -> str:
     for name, hole in _HOLES.items():
         text = text.replace(json.dumps(hole), f"%({name})s", 1)
     return text
-
-
-def _staging_dir(root: Path) -> Path:
-    return root / ".buildsys" / "replay-notes"
-
-
-def _clear(directory: Path) -> None:
-    """Remove the notes an earlier journal staged; none of them is current any more."""
-    try:
-        names = os.listdir(directory)  # noqa: PTH208
-    except OSError:
-        return
-    import contextlib
-
-    for name in names:
-        with contextlib.suppress(OSError):
-            os.unlink(os.path.join(directory, name))  # noqa: PTH108, PTH118
-
-
-def _prepare_note(
-    staged: Path, note: str, original: str, blob: str | None, movable: bool
-) -> tuple[str, str, str | None, bool, str | None]:
-    """The first replay's work for a build that ran: what to write, where, and from what.
-
-    The note's file is written now, in the cold run, beside the journal: a
-    file created costs far more than one renamed, and the first replay after
-    a cold build would otherwise create one per build.
-    """
-    try:
-        staged.parent.mkdir(exist_ok=True)
-        staged.write_text(note, encoding="utf-8")
-    except OSError:
-        return (note, original, blob, movable, None)
-    return (note, original, blob, movable, str(staged))
-
-
-def _same_content(path: Path, sha256: str) -> bool:
-    import hashlib
-
-    try:
-        with path.open("rb") as fh:
-            return hashlib.file_digest(fh, "sha256").hexdigest() == sha256
-    except OSError:
-        return False

@@ -348,7 +348,13 @@ class _Replay:
                 noted.append(build)
         if noted:
             self.dirty = True
-            _keep_logs(noted)
+            from .lognotes import keep_log  # the first replay after a cold run only
+
+            for build in noted:
+                unchanged = log_stat(build["log"]) == build["log_stat"]
+                keep_log(build["log"], build["note"], unchanged=unchanged)
+                build["note"] = None
+                build["log_stat"] = log_stat(build["log"])
 
     def report(self, times: list[tuple[datetime, datetime]], started: float) -> int:
         journal = self.journal
@@ -375,9 +381,16 @@ class _Replay:
             from pathlib import Path
 
             from .._files import write_atomic
-            from ..report.serialize import dumps_report
+            from ..report.serialize import dumps_report, report_data
 
-            data = {**journal["report"], "total_duration": total, "results": entries}
+            data = report_data(
+                ok=True,
+                all_completed=True,
+                interrupted=False,
+                total_duration=total,
+                cached=len(entries),
+                results=entries,
+            )
             try:
                 write_atomic(Path(path), dumps_report(data))
             except OSError:
@@ -385,23 +398,23 @@ class _Replay:
         return 0
 
     def _print(self, durations: list[float], total: float) -> None:
+        """The console reporter's lines for a run whose every build came from the cache."""
         from ..report import text
 
         builds = self.journal["builds"]
+        rows = [b["row"] for b in builds]  # name, platform, reason
         out = sys.stdout
         out.write(text.run_header(len(builds), self.journal["max_concurrency"]) + "\n")
         for index in self.journal["finish_order"]:
-            name, _, reason = builds[index]["row"]
-            line = f"[{name}] {text.WORD['cached']} in {text.took(durations[index])}"
-            out.write(f"{line}: {reason}\n" if reason else f"{line}\n")
-        rows = [
-            (name, platform, "cached", text.took(duration), reason or "")
-            for (name, platform, reason), duration in zip(
-                (b["row"] for b in builds), durations, strict=True
-            )
+            name, _, reason = rows[index]
+            out.write(text.build_finished(name, "cached", durations[index], reason or None) + "\n")
+        table = [
+            text.summary_row(name, platform, "cached", duration, reason or "")
+            for (name, platform, reason), duration in zip(rows, durations, strict=True)
         ]
-        head = text.verdict(
-            "ok",
+        last = text.verdict(
+            ok=True,
+            interrupted=False,
             succeeded=0,
             cached=len(builds),
             failed=0,
@@ -409,7 +422,7 @@ class _Replay:
             skipped=0,
             seconds=total,
         )
-        out.write("\n".join(["", *text.summary_table(rows), "", head]) + "\n")
+        out.write(text.run_summary(table, (), last) + "\n")
         out.flush()
 
     def save(self) -> None:
@@ -421,40 +434,6 @@ class _Replay:
             write_atomic(journal_path(self.root), marshal.dumps(self.journal))
         except (OSError, ValueError):
             self.dirty = True  # not saved: the next replay checks by content again
-
-
-def _keep_logs(builds: list[dict[str, Any]]) -> None:
-    """Keep each build's original log beside a note, as serving from the cache does."""
-    for build in builds:
-        note, original, blob, movable, staged = build["note"]
-        if movable and log_stat(build["log"]) == build["log_stat"]:
-            os.replace(build["log"], original)  # noqa: PTH105 - the log is still what was stored
-        elif blob is not None:
-            _copy_verified(blob, original)
-        try:
-            if staged is None:
-                raise FileNotFoundError(staged)
-            os.replace(staged, build["log"])  # noqa: PTH105
-        except OSError:
-            with open(build["log"], "w", encoding="utf-8") as fh:  # noqa: PTH123
-                fh.write(note)
-        build["note"] = None
-        build["log_stat"] = log_stat(build["log"])
-
-
-def _copy_verified(blob: str, dest: str) -> None:
-    """Copy a log blob beside the new log, checking it against its name (its sha256)."""
-    import hashlib
-
-    with open(blob, "rb") as fh:  # noqa: PTH123
-        data = fh.read()
-    if hashlib.sha256(data).hexdigest() != os.path.basename(blob):  # noqa: PTH119
-        raise _Stale(blob)
-    # The project lock is held: no other buildsys writes here meanwhile.
-    partial = f"{dest}.{os.getpid()}.partial"
-    with open(partial, "wb") as fh:  # noqa: PTH123
-        fh.write(data)
-    os.replace(partial, dest)  # noqa: PTH105
 
 
 def _load(root: Path) -> dict[str, Any] | None:

@@ -18,7 +18,17 @@ from ..plugin.marker import hookimpl
 from ..results import BuildResult, ExecutionResult, Status
 from ..spec import BuildSpec
 from .tail import read_tail
-from .text import WORD, run_header, summary_table, took, verdict
+from .text import (
+    WORD,
+    build_finished,
+    build_started,
+    build_warning,
+    output_line,
+    run_header,
+    run_summary,
+    summary_row,
+    verdict,
+)
 
 __all__ = ["ConsoleReporter", "OutputPrinter"]
 
@@ -76,53 +86,47 @@ class ConsoleReporter:
     @hookimpl
     def buildsys_build_started(self, build: BuildSpec, attempt: int) -> None:
         if self.progress:
-            again = f" (attempt {attempt})" if attempt > 1 else ""
-            self.write(f"[{build.name}] started{again}")
+            self.write(build_started(build.name, attempt))
 
     @hookimpl
     def buildsys_build_finished(self, build: BuildSpec, result: BuildResult) -> None:
         if not self.progress:
             return
-        text = f"[{build.name}] {WORD[result.status.value]}"
-        if result.started_at is not None:
-            text += f" in {took(result.duration)}"
         if result.reason:
-            text += f": {result.reason}"
-        elif result.errors:
-            text += f": {result.errors[0].message}"
-        self.write(text)
+            detail: str | None = result.reason
+        else:
+            detail = result.errors[0].message if result.errors else None
+        seconds = result.duration if result.started_at is not None else None
+        self.write(build_finished(build.name, result.status.value, seconds, detail))
         for warning in result.warnings:
-            self.write(f"[{build.name}] warning: {warning}")
+            self.write(build_warning(build.name, warning))
 
     @hookimpl
     def buildsys_run_finished(self, result: ExecutionResult) -> None:
         if not self.progress:
             return
-        lines = ["", *self._table(result)]
+        rows = [
+            summary_row(
+                r.name,
+                r.platform,
+                r.status.value,
+                r.duration if r.started_at is not None else None,
+                r.reason or (r.errors[0].message if r.errors else ""),
+                flaky_attempts=r.attempts if r.flaky else None,
+            )
+            for r in result.results
+        ]
+        details: list[str] = []
         for build in result.results:
             if build.status in (Status.FAILED, Status.TIMED_OUT):
-                lines.extend(self._failure(build))
+                details.extend(self._failure(build))
         skipped_named = [
             r.name for r in result.results if r.status is Status.SKIPPED and r.name in self.named
         ]
         if skipped_named:
-            lines.append("")
-            lines.append(f"named on the command line but skipped: {', '.join(skipped_named)}")
-        lines.append("")
-        lines.append(self._verdict(result, failed=bool(skipped_named)))
-        self.write("\n".join(lines))
-
-    def _table(self, result: ExecutionResult) -> list[str]:
-        rows = []
-        for r in result.results:
-            detail = r.reason or (r.errors[0].message if r.errors else "")
-            if r.flaky:
-                detail = f"flaky: passed on attempt {r.attempts}" + (
-                    f"; {detail}" if detail else ""
-                )
-            time = took(r.duration) if r.started_at is not None else "-"
-            rows.append((r.name, r.platform, r.status.value, time, detail))
-        return summary_table(rows)
+            details.append("")
+            details.append(f"named on the command line but skipped: {', '.join(skipped_named)}")
+        self.write(run_summary(rows, details, self._verdict(result, failed=bool(skipped_named))))
 
     def _failure(self, build: BuildResult) -> list[str]:
         lines = ["", f"--- {build.name} {WORD[build.status.value]} ---"]
@@ -145,10 +149,9 @@ class ConsoleReporter:
 
     def _verdict(self, result: ExecutionResult, *, failed: bool) -> str:
         """`failed`: the CLI exits 1 although no build failed (a named build was skipped)."""
-        ok = result.ok and not failed
-        head = "interrupted" if result.interrupted else ("ok" if ok else "FAILED")
         return verdict(
-            head,
+            ok=result.ok and not failed,
+            interrupted=result.interrupted,
             succeeded=result.success_count,
             cached=result.cached_count,
             failed=result.failure_count,
@@ -166,4 +169,4 @@ class OutputPrinter:
 
     @hookimpl
     def buildsys_build_output(self, build: BuildSpec, line: str) -> None:
-        self.console.write(f"{build.name} | {line}")
+        self.console.write(output_line(build.name, line))

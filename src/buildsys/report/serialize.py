@@ -1,14 +1,15 @@
 """Results as JSON-ready data: enums as their values, times as ISO 8601, secrets masked.
 
 attrs and the result classes are imported only by the functions that need
-them: `replay` writes reports with `dumps_report` alone.
+them: `replay` writes reports with `report_data` and `dumps_report` alone,
+as the JSON reporter does.
 """
 
 from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,13 @@ if TYPE_CHECKING:
     from ..masking import Masker
     from ..results import BuildResult, ExecutionResult
 
-__all__ = ["REPORT_VERSION", "dumps_report", "execution_to_dict", "result_to_dict"]
+__all__ = [
+    "REPORT_VERSION",
+    "dumps_report",
+    "execution_to_dict",
+    "report_data",
+    "result_to_dict",
+]
 
 REPORT_VERSION = 1
 
@@ -49,18 +56,47 @@ def result_to_dict(result: BuildResult, masker: Masker) -> dict[str, Any]:
 
 
 def execution_to_dict(result: ExecutionResult, masker: Masker) -> dict[str, Any]:
+    return report_data(
+        ok=result.ok,
+        all_completed=result.all_completed,
+        interrupted=result.interrupted,
+        total_duration=result.total_duration,
+        succeeded=result.success_count,
+        failed=result.failure_count,
+        skipped=result.skipped_count,
+        cancelled=result.cancelled_count,
+        cached=result.cached_count,
+        results=[result_to_dict(r, masker) for r in result.results],
+    )
+
+
+def report_data(
+    *,
+    ok: bool,
+    all_completed: bool,
+    interrupted: bool,
+    total_duration: float,
+    succeeded: int = 0,
+    failed: int = 0,
+    skipped: int = 0,
+    cancelled: int = 0,
+    cached: int = 0,
+    results: Sequence[Mapping[str, Any] | str],
+) -> dict[str, Any]:
+    """The report's fields, in order, from plain values; each of `results` is a
+    build's entry as a dict or as its JSON text (see `dumps_report`)."""
     return {
         "version": REPORT_VERSION,
-        "ok": result.ok,
-        "all_completed": result.all_completed,
-        "interrupted": result.interrupted,
-        "total_duration": result.total_duration,
-        "success_count": result.success_count,
-        "failure_count": result.failure_count,
-        "skipped_count": result.skipped_count,
-        "cancelled_count": result.cancelled_count,
-        "cached_count": result.cached_count,
-        "results": [result_to_dict(r, masker) for r in result.results],
+        "ok": ok,
+        "all_completed": all_completed,
+        "interrupted": interrupted,
+        "total_duration": total_duration,
+        "success_count": succeeded,
+        "failure_count": failed,
+        "skipped_count": skipped,
+        "cancelled_count": cancelled,
+        "cached_count": cached,
+        "results": list(results),
     }
 
 
