@@ -105,7 +105,6 @@ def test_from_environment_picks_secret_names_and_listed_ones():
     assert masker.text(" ".join(env.values())) == "*** /usr/bin:/bin ***"
 
 
-
 def test_for_run_masks_what_each_build_marks_secret():
     spec = buildsys.BuildSpec(
         name="app",

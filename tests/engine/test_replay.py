@@ -146,6 +146,27 @@ def proj(tmp_path: Path) -> Project:
     return Project(tmp_path / "proj", tmp_path / "runs.txt")
 
 
+# What a replayed no-op may load of buildsys's engine: the lock, and replay itself
+# (which holds the key and the journal's format, so that it is the only one).
+REPLAY_ENGINE = {"buildsys.engine", "buildsys.engine.replay", "buildsys.engine.lock"}
+
+
+def test_a_replayed_noop_loads_neither_the_engine_nor_plugins_attrs_pluggy_or_rich(
+    proj: Project,
+) -> None:
+    proj.build()
+    proj.build()  # the first replay also puts the cold run's log notes in place
+    steady = proj.build()
+    assert steady.replayed
+    imported = set(re.findall(r"\|\s+(\S+)$", steady.err, re.MULTILINE))
+    assert {m for m in imported if m.startswith("buildsys.engine")} == REPLAY_ENGINE
+    heavy = {m for m in imported if m.split(".")[0] in ("attrs", "pluggy", "rich")}
+    assert heavy == set()
+    assert not {m for m in imported if m.startswith(("buildsys.plugin.", "buildsys.results"))} - {
+        "buildsys.plugin._entrypoints"
+    }
+
+
 def _timeless_output(text: str) -> str:
     """Durations as T; column padding (which follows the durations' widths) as one space."""
     return re.sub(r" +", " ", re.sub(r"\b\d+(\.\d+)?(ms|s)\b", "T", text))
