@@ -1,27 +1,22 @@
 """Answering a no-op `buildsys build` from its journal, without loading the project.
 
-`journal.py` records a run that a no-op can reproduce, under the key this
-module computes (`invocation_key`, with the rest of the journal's format
-that recording and replaying share: a no-op loads this module alone). The
-next `buildsys build` with the same command line, working directory, builds.toml bytes,
-interpreter, installed distributions (the stat of every `sys.path`
-directory: installing or removing one changes it), the same `BUILDSYS_*`
-variables, secret-named and `secret-env` variables (by digest: a value is
-never written) and `key-env` values, and the same toolchains (the stat facts
-of every file each build's `Fingerprint` named, and the values of the
-variables it read, such as PATH), is answered by `replay`, which imports
-neither the engine nor plugins nor attrs. Per build it checks that its
-patterns still match the same files (by the stat of the directories they
-list, else by globbing again), checks each input and output against its
-recorded stat, hashing the file when the stat differs or is racy (`_racy`, as
-the stat memo does) and comparing digests, checks that the cache entry and
-its blobs are still there, and then reports exactly what the engine's own
-no-op would, through the reporters' own formatting (`report/text.py`,
-`report/serialize.py`): the same progress lines and the same JSON report,
-with `cached` statuses and fresh times. Any difference, any doubt, a held
-project lock or a journal not as expected returns None and the normal run
-takes over, so a replay can only ever be a faster way to reach the engine's
-answer.
+`journal.py` records a run a no-op can reproduce, under `invocation_key`:
+the command line, working directory, builds.toml bytes, interpreter,
+installed distributions (the stat of every `sys.path` directory), the
+`BUILDSYS_*`, secret-named and `secret-env` variables (secrets by digest)
+and `key-env` values. The key and the rest of the journal's format that
+both sides share live here, so a no-op loads this module alone: it imports
+neither the engine nor plugins nor attrs. A replay checks the toolchains
+(the stat facts of every file each build's `Fingerprint` named, and the
+variables it read), each build's patterns (by the stat of the directories
+they list, else by globbing again), its inputs and outputs against their
+recorded stat (hashing a file whose stat differs or is racy, `_racy`, and
+comparing digests) and its cache entry and blobs, then reports what the
+engine's own no-op would, through the reporters' formatting
+(`report/text.py`, `report/serialize.py`): the same progress lines and JSON
+report, with `cached` statuses and fresh times. Any difference, any doubt, a
+held project lock or a journal not as expected returns None and the normal
+run takes over: a replay is only ever a faster way to the engine's answer.
 """
 
 from __future__ import annotations
