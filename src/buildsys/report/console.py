@@ -92,10 +92,7 @@ class ConsoleReporter:
     def buildsys_build_finished(self, build: BuildSpec, result: BuildResult) -> None:
         if not self.progress:
             return
-        if result.reason:
-            detail: str | None = result.reason
-        else:
-            detail = result.errors[0].message if result.errors else None
+        detail = result.reason or (result.errors[0].message if result.errors else None)
         seconds = result.duration if result.started_at is not None else None
         self.write(build_finished(build.name, result.status.value, seconds, detail))
         for warning in result.warnings:
