@@ -109,23 +109,11 @@ _WHERE = {
 }
 
 
-def _version_text() -> str:
-    try:
-        from ._version import __version__ as version
-    except ImportError:  # a source tree that was never built or installed
-        from importlib.metadata import PackageNotFoundError
-        from importlib.metadata import version as dist_version
-
-        try:
-            return dist_version("buildsys")
-        except PackageNotFoundError:
-            return "0+unknown"
-    return version
-
-
 def __getattr__(name: str) -> Any:
     if name == "__version__":
-        return _version_text()
+        from ._about import version_text
+
+        return version_text()
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'buildsys' has no attribute {name!r}")

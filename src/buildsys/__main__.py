@@ -27,9 +27,9 @@ __all__ = ["console", "main"]
 def main(argv: list[str] | None = None, *, standalone: bool = False) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] in (["--version"], ["-V"]):
-        from . import _version_text
+        from ._about import version_text
 
-        print(f"buildsys {_version_text()}")
+        print(f"buildsys {version_text()}")
         return 0
     if "build" in args:
         # A no-op run answered from the last run's journal, before the engine loads.

@@ -214,7 +214,7 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
     translations for each parser and builds a formatter per argument); the
     full parser is needed only for top-level help and errors.
     """
-    from .. import _version_text
+    from .._about import version_text
 
     common = _common()
     parser = _Parser(
@@ -222,7 +222,7 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
         description="Build one project for several platforms from one builds.toml.",
         parents=[common],
     )
-    parser.add_argument("-V", "--version", action="version", version=f"buildsys {_version_text()}")
+    parser.add_argument("-V", "--version", action="version", version=f"buildsys {version_text()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in _COMMANDS if only is None else [only]:
         help_text, description, declare = _COMMANDS[name]

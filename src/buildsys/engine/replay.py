@@ -95,7 +95,7 @@ def invocation_key(argv: Sequence[str], config: str, environ: Mapping[str, str])
     Kept whole rather than hashed (builds.toml's bytes included): comparing
     is cheaper than importing hashlib on every run that has nothing to replay.
     """
-    from .. import _version_text
+    from .._about import version_text
     from ..masking import is_secret_name
     from ..plugin._entrypoints import installed_state
 
@@ -108,7 +108,7 @@ def invocation_key(argv: Sequence[str], config: str, environ: Mapping[str, str])
     material = repr(
         (
             VERSION,
-            _version_text(),
+            version_text(),
             sys.executable,
             sys.version,
             os.uname().machine,

@@ -364,10 +364,10 @@ class PluginHost:
 
     def load(self) -> PluginHost:
         """Register built-ins and installed plugins, then collect their platforms."""
-        from .. import __version__
+        from .._about import version_text
 
         for name, module in _builtin_plugins():
-            self._register(name, module, version=__version__, dist="buildsys", builtin=True)
+            self._register(name, module, version=version_text(), dist="buildsys", builtin=True)
         if self._load_entry_points:
             self._load_installed()
         self._collect_platforms()
