@@ -1,16 +1,4 @@
-"""The build cache as a run uses it: keys, hits, stores, and why a build missed.
-
-A build's key hashes everything its outputs may depend on: its platform, the
-builder's distribution version and `fingerprint()` (toolchain versions, taken
-in the build's environment, and the content digest of any file it names in
-`contents`, such as a `command` build's program), the host OS and
-architecture, its `cwd` (relative to the project) and `outputs` patterns (a
-builder's defaults included; unset is not `[]`), its resolved options,
-profile and extra args, its `env` values, the values of its `key-env`
-variables, the contents and paths of every file its `inputs` match, and the
-keys of the builds it depends on. Two builds that run the same command on the
-same inputs in other directories, or into other outputs, never share an
-entry. Variable values are only ever kept as hashes.
+"""The build cache as a run uses it: hits, stores, and serving builds.
 
 What is never served from the cache, and so never stored: a build with no
 `inputs`; one that declares no `outputs` and whose builder reports no
@@ -18,8 +6,7 @@ artifacts (an explicit `outputs = []` is cached on its success alone); one
 that depends on a build that cannot be cached (its outputs could change
 unseen); one whose inputs changed while it ran; any failure.
 
-The parts of each build's last stored key are kept in
-`.buildsys/cache-state.json` (hashes only), so `--dry-run` can say what changed.
+What a key is made of is `keyparts.py`; why one missed, `explain.py`.
 Storage itself (blobs, manifests, verification, eviction) is `store.py`.
 """
 
@@ -27,24 +14,23 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
-import json
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import attrs
 
 from ..artifacts import Artifact
 from ..config.graph import dependency_order
 from ..config.patterns import FileTree
-from ..plugin.options import unstructure
 from ..results import BuildResult, Status
 from ..spec import BuildSpec
-from .hashing import StatMemo, combine, hash_inputs
+from .explain import KeyRecords
+from .hashing import StatMemo, hash_inputs
+from .keyparts import KeyMaker, KeyParts, NotCacheable
 from .store import Cache, CacheMiss, Manifest
 
 if TYPE_CHECKING:
@@ -52,80 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BuildCache", "Done", "KeyParts", "NotCacheable", "cached_result", "log_note"]
 
-# The version of the key's recipe: a new one never serves an old entry. (v2: cwd,
-# outputs and toolchain contents joined the key.)
-_KEY_VERSION = "buildsys-cache-v2"
-_STATE_VERSION = 2
 _NOTHING_TO_STORE = "no outputs declared and the builder reported no artifacts"
-
-
-class NotCacheable(Exception):
-    """This build cannot be served from or stored in the cache; the message says why."""
-
-
-def _hash_value(value: str) -> str:
-    return hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()[:32]
-
-
-def _patterns(value: Iterable[str] | None) -> tuple[str, ...] | None:
-    return None if value is None else tuple(value)
-
-
-@attrs.frozen
-class KeyParts:
-    """The ingredients of one build's key, as hashes or plain versions."""
-
-    platform: str
-    builder: str  # the builder's distribution version
-    toolchain: str  # fingerprint()'s text
-    host: str
-    options: str  # hash of the canonical options, profile and args
-    env: Mapping[str, str]  # variable -> hash of its value (env table and key-env)
-    inputs: Mapping[str, str]  # relative path -> content digest
-    deps: Mapping[str, str]  # dependency -> its key
-    cwd: str = "."  # relative to the project root, POSIX
-    # None: no outputs declared (and no builder default); () is `outputs = []`.
-    outputs: tuple[str, ...] | None = attrs.field(default=None, converter=_patterns)
-    tools: Mapping[str, str] = attrs.field(factory=dict)  # fingerprint contents -> digest
-
-    # Derived from the fields above, once: it is asked for several times per build.
-    key: str = attrs.field(init=False, eq=False, repr=False)
-
-    def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "key", self._compute_key())
-
-    def _compute_key(self) -> str:
-        parts: list[str] = [
-            _KEY_VERSION,
-            self.platform,
-            self.builder,
-            self.toolchain,
-            self.host,
-            self.options,
-            self.cwd,
-        ]
-        if self.outputs is None:
-            parts.append("outputs unset")
-        else:
-            parts.extend(("outputs", str(len(self.outputs)), *self.outputs))
-        for mapping in (self.tools, self.env, self.inputs, self.deps):
-            parts.append(str(len(mapping)))
-            for name in sorted(mapping):
-                parts.extend((name, mapping[name]))
-        return combine(parts)
-
-    def to_json(self) -> dict[str, Any]:
-        fields = attrs.asdict(self, filter=lambda a, _: a.init)
-        return {"version": _STATE_VERSION, **fields}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> KeyParts | None:
-        if data.get("version") != _STATE_VERSION:
-            return None
-        try:
-            return cls(**{f.name: data[f.name] for f in attrs.fields(cls) if f.init})
-        except (KeyError, TypeError):
-            return None
 
 
 def _starts_with(path: Path, text: str) -> bool:
@@ -134,48 +47,6 @@ def _starts_with(path: Path, text: str) -> bool:
             return fh.read(len(text.encode())) == text.encode()
     except OSError:
         return False
-
-
-def _first_difference(old: KeyParts, new: KeyParts) -> str:
-    """The change a person most needs to hear about, in their words."""
-    if old.toolchain != new.toolchain:
-        return f"toolchain {old.toolchain or '?'} -> {new.toolchain or '?'}"
-    for path in sorted(set(old.tools) | set(new.tools)):
-        if old.tools.get(path) != new.tools.get(path):
-            return f"toolchain file {path} changed"
-    if old.builder != new.builder:
-        return f"builder {new.platform} {old.builder} -> {new.builder}"
-    if old.host != new.host:
-        return f"host {old.host} -> {new.host}"
-    if old.cwd != new.cwd:
-        return f"cwd changed ({old.cwd} -> {new.cwd})"
-    if old.outputs != new.outputs:
-        return "outputs changed"
-    if old.options != new.options:
-        return "options, profile or arguments changed"
-    for name in sorted(set(old.env) | set(new.env)):
-        if old.env.get(name) != new.env.get(name):
-            return f"variable {name} changed"
-    for name in sorted(set(old.deps) | set(new.deps)):
-        if old.deps.get(name) != new.deps.get(name):
-            return f"dependency {name} changed"
-    changed = [
-        p
-        for p in sorted(set(old.inputs) | set(new.inputs))
-        if old.inputs.get(p) != new.inputs.get(p)
-    ]
-    if changed:
-        first = changed[0]
-        what = (
-            "added"
-            if first not in old.inputs
-            else "removed"
-            if first not in new.inputs
-            else "changed"
-        )
-        more = f" (and {len(changed) - 1} more)" if len(changed) > 1 else ""
-        return f"input {first} {what}{more}"
-    return "no cache entry for this key (evicted, or never stored)"
 
 
 @attrs.frozen
@@ -243,85 +114,12 @@ class BuildCache:
         self.tree = tree if tree is not None else FileTree(root)
         self.cache = Cache(directory, max_size=max_size)
         self.memo = StatMemo.load(state_dir / "stat-memo")
+        self.keys = KeyMaker(root=root, memo=self.memo, tree=self.tree, host=host, environ=environ)
         # Each build's last key parts (hashes only), so --dry-run can say what changed.
-        self.state_file = state_dir / "cache-state.json"
-        self._loaded: dict[str, Any] | None = None
-        self._recorded: dict[str, Any] = {}
-        self.host = host
-        self.environ = environ
-        self._real_root = os.path.realpath(root)
-        self._cwds: dict[str, str] = {}
-        self._tool_digests: dict[str, str] = {}
-        self._keys: dict[str, str] = {}
+        self.records = KeyRecords(state_dir / "cache-state.json")
         # Builds served from or stored in the cache this run: what `replay` records.
         self.done: dict[str, Done] = {}
         self._lock = threading.Lock()
-
-    # -- keys -----------------------------------------------------------------
-
-    def parts(
-        self, spec: BuildSpec, *, builder_version: str, toolchain: Callable[[], Toolchain]
-    ) -> KeyParts:
-        """The build's key parts; raises `NotCacheable` saying why there is no key."""
-        if not spec.inputs:
-            raise NotCacheable("no inputs declared")
-        deps: dict[str, str] = {}
-        with self._lock:
-            for dep in spec.depends_on:
-                if dep not in self._keys:
-                    raise NotCacheable(f"dependency {dep} cannot be cached")
-                deps[dep] = self._keys[dep]
-        try:
-            inputs = dict(hash_inputs(self.root, spec.inputs, self.memo, self.tree))
-        except OSError as exc:
-            raise NotCacheable(f"cannot read its inputs ({exc})") from None
-        options = json.dumps(
-            [unstructure(spec.options), spec.profile, list(spec.args)],
-            sort_keys=True,
-            default=str,
-        )
-        env = {f"env:{k}": _hash_value(v) for k, v in spec.env.items()}
-        for name in spec.key_env:
-            value = self.environ.get(name)
-            env[f"key-env:{name}"] = "unset" if value is None else _hash_value(value)
-        tools = toolchain()  # last: it may run the tools, and only keys need it
-        return KeyParts(
-            platform=spec.platform,
-            builder=builder_version,
-            toolchain=tools.text,
-            host=self.host,
-            options=_hash_value(options),
-            env=env,
-            inputs=inputs,
-            deps=deps,
-            cwd=self._cwd(spec.cwd),
-            outputs=spec.outputs,
-            tools={path: self._tool_digest(path) for path in tools.contents},
-        )
-
-    def _cwd(self, cwd: str) -> str:
-        """The build's directory relative to the project root, as a POSIX path."""
-        found = self._cwds.get(cwd)
-        if found is None:
-            rel = os.path.relpath(os.path.realpath(cwd), self._real_root)
-            found = self._cwds[cwd] = rel.replace(os.sep, "/")
-        return found
-
-    def _tool_digest(self, path: str) -> str:
-        """A toolchain file's content digest, through the stat memo: one stat per run."""
-        found = self._tool_digests.get(path)
-        if found is None:
-            try:
-                found = self.memo.digest(self.root, path)  # `path` is absolute
-            except OSError as exc:
-                found = f"unreadable: {type(exc).__name__}"
-            self._tool_digests[path] = found
-        return found
-
-    def remember_key(self, name: str, key: str) -> None:
-        """Dependents may now be keyed on this build."""
-        with self._lock:
-            self._keys[name] = key
 
     # -- hits and stores ---------------------------------------------------------
 
@@ -338,6 +136,9 @@ class BuildCache:
 
     def keep_original_log(self, manifest: Manifest, dest: Path) -> bool:
         return self.cache.copy_log(manifest, dest)
+
+    def would_hit(self, parts: KeyParts) -> bool:
+        return self.cache.lookup(parts.key, verify=False) is not None
 
     def store(
         self,
@@ -391,7 +192,7 @@ class BuildCache:
         if not spec.inputs:
             return None
         try:
-            return self.parts(
+            return self.keys.parts(
                 spec,
                 builder_version=builder_version,
                 toolchain=functools.partial(toolchain_of, spec),
@@ -419,7 +220,7 @@ class BuildCache:
         if hit is None:
             return None
         manifest, restored = hit
-        self.remember_key(spec.name, parts.key)
+        self.keys.remember(spec.name, parts.key)
         with self._lock:
             self.done[spec.name] = Done(parts, manifest, served=True)
         original = log_path.with_name(f"{spec.name}.cached.log")
@@ -474,8 +275,8 @@ class BuildCache:
         """Store a successful build; returns a warning for the person, if any."""
         why_not = self.store(spec, parts, artifacts, log_path)
         if why_not is None:
-            self.remember_key(spec.name, parts.key)
-            self.record(spec.name, parts)
+            self.keys.remember(spec.name, parts.key)
+            self.records.record(spec.name, parts)
             return None
         # "No outputs and no artifacts" is the rule, not news; the rest is.
         return None if why_not == _NOTHING_TO_STORE else f"not cached: {why_not}"
@@ -493,7 +294,7 @@ class BuildCache:
             if spec.name in presets:
                 continue
             try:
-                parts = self.parts(
+                parts = self.keys.parts(
                     spec,
                     builder_version=version_of(spec.platform) or "?",
                     toolchain=functools.partial(toolchain_of, spec),
@@ -502,57 +303,19 @@ class BuildCache:
                 forecast[spec.name] = f"will run: {exc}"
                 continue
             # Dependents are keyed on this build whether it hits or runs again.
-            self.remember_key(spec.name, parts.key)
+            self.keys.remember(spec.name, parts.key)
             if self.would_hit(parts):
                 forecast[spec.name] = "from the cache"
             else:
-                forecast[spec.name] = f"will run: {self.explain(spec.name, parts)}"
+                forecast[spec.name] = f"will run: {self.records.explain(spec.name, parts)}"
         return forecast
-
-    # -- the record of the last key, for explanations ------------------------------
-
-    def _records(self) -> dict[str, Any]:
-        """Every build's last key parts, from one file read once per run."""
-        if self._loaded is None:
-            try:
-                data = json.loads(self.state_file.read_text())
-            except (OSError, ValueError):
-                data = {}
-            self._loaded = data if isinstance(data, dict) else {}
-        return self._loaded
-
-    def record(self, name: str, parts: KeyParts) -> None:
-        """Remember a stored build's key parts; written once, by `finish()`."""
-        with self._lock:
-            self._recorded[name] = parts.to_json()
-
-    def last(self, name: str) -> KeyParts | None:
-        with self._lock:
-            data = self._recorded.get(name) or self._records().get(name)
-        return KeyParts.from_json(data) if isinstance(data, dict) else None
-
-    def explain(self, name: str, parts: KeyParts) -> str:
-        """Why `parts` misses, compared with the build's last recorded key."""
-        previous = self.last(name)
-        if previous is None:
-            return "never built with the cache on"
-        return _first_difference(previous, parts)
-
-    def would_hit(self, parts: KeyParts) -> bool:
-        return self.cache.lookup(parts.key, verify=False) is not None
 
     # -- end of run ----------------------------------------------------------------
 
     def finish(self) -> list[str]:
         """Save the stat memo and key records, trim to the size limit; the cache's warnings."""
         self.memo.save()
-        if self._recorded:
-            from .._files import write_atomic
-
-            with self._lock:
-                merged = {**self._records(), **self._recorded}
-            with contextlib.suppress(OSError):  # only explanations would suffer
-                write_atomic(self.state_file, json.dumps(merged, separators=(",", ":")))
+        self.records.save()
         if self.cache.max_size is not None:
             self.cache.trim()
         return self.cache.take_warnings()
