@@ -1,8 +1,8 @@
 """The `buildsys` command: argument parsing, the commands, and `buildsys init`.
 
 Owns the argparse parser (`parser.py`), the commands (`build.py`;
-`inspect.py` for `list`, `graph`, `plugins` and `check`; `cache.py`;
-`init.py`, and the scaffold it writes, `scaffold.py`), and `main.py`:
+`inspect.py` for `list`, `graph`, `plugins` and `check`;
+`cache_commands.py`; `scaffold.py`, what `init` writes), and `main.py`:
 running a command, its exit code, and the signal handling the library never
 installs. It is the top stage: it may import every other stage, and nothing
 but `__main__` imports it.

@@ -8,8 +8,8 @@ SIGTERM cancels the run (reports are still written), a second kills every
 build's processes at once.
 
 The parser is `parser.py`; the commands are `build.py`, `inspect.py` (`list`,
-`graph`, `plugins`, `check`), `cache.py` and `init.py`, each imported only
-when its command runs.
+`graph`, `plugins`, `check`), `cache_commands.py` and `scaffold.py` (`init`),
+each imported only when its command runs.
 """
 
 from __future__ import annotations
@@ -88,11 +88,11 @@ def _run(args: argparse.Namespace) -> int:
         run, plan = prepared
         return _execute_with_signals(run, plan, standalone=args.standalone)
     if args.command == "cache":
-        from .cache import cache_command
+        from .cache_commands import cache_command
 
         return cache_command(args)
     if args.command == "init":
-        from .init import init
+        from .scaffold import init
 
         return init(args)
     from . import inspect

@@ -9,13 +9,17 @@ comments. It never overwrites an existing builds.toml unless asked to.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from ..errors import UsageError
+from ._shared import EXIT_OK
 
-__all__ = ["Detected", "detect", "render", "write_starter"]
+if TYPE_CHECKING:
+    import argparse
+
+__all__ = ["Detected", "detect", "init", "render", "write_starter"]
 
 
 @attrs.frozen
@@ -152,3 +156,13 @@ def write_starter(path: Path, *, force: bool = False) -> list[Detected]:
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
     return builds
+
+
+def init(args: argparse.Namespace) -> int:
+    """The `buildsys init` command."""
+    path = Path(args.file)
+    builds = write_starter(path, force=args.force)
+    what = ", ".join(f"{b.name} ({b.platform})" for b in builds) or "an example command build"
+    print(f"wrote {path}: {what}")
+    print("next: review it, then run `buildsys check` and `buildsys build`")
+    return EXIT_OK
