@@ -281,7 +281,7 @@ def test_run_rejects_overrides_the_command_line_would(proj, rec, overrides, erro
 
 
 def test_run_options_read_a_duration_string():
-    from buildsys.engine.options import RunOptions
+    from buildsys.engine.run_options import RunOptions
 
     assert RunOptions(timeout="10s").timeout == 10.0
     assert RunOptions(timeout=2).timeout == 2.0

@@ -18,7 +18,7 @@ __all__ = ["prepare"]
 
 def prepare(args: argparse.Namespace) -> tuple[Any, Any] | None:
     """The run and plan `buildsys build` asks for; None once a `--dry-run` printed its plan."""
-    from ..engine.options import RunOptions
+    from ..engine.run_options import RunOptions
     from ..engine.runner import Runner
 
     if args.keep_going and args.fail_fast:

@@ -140,7 +140,7 @@ def plugins(args: argparse.Namespace) -> int:
 
 
 def check(args: argparse.Namespace) -> int:
-    from ..engine.options import RunOptions
+    from ..engine.run_options import RunOptions
     from ..engine.runner import Runner
     from ..results import Status
 

@@ -26,7 +26,7 @@ from ..spec import BuildSpec
 from .inputs import Inputs
 from .job import Job
 from .lock import state_dir
-from .options import RunOptions
+from .run_options import RunOptions
 
 if TYPE_CHECKING:
     from ..cache.keys import BuildCache

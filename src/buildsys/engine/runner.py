@@ -32,8 +32,8 @@ from .diagnosis import Diagnosis
 from .executor import ParallelExecutor
 from .inputs import Inputs
 from .lock import project_lock, state_dir
-from .options import RunOptions
 from .plan import Plan, Planner, build_result
+from .run_options import RunOptions
 from .step import BuildStep
 
 if TYPE_CHECKING:
