@@ -1,7 +1,7 @@
 """Running a planned set of builds: plan, decide, execute, and answer a no-op from its journal.
 
 Owns the run's life cycle (`runner`), planning (`plan`: select and plan the
-builds, decide which need not run: host skips, toolchain problems; `options`,
+builds, decide which need not run: host skips, toolchain problems; `run_options`,
 `inputs`), the per-build step (`step`: cache lookup, the builder's `build`,
 outputs checked and stored), the scheduler and its `Executor` seam (the
 thread pool, `ParallelExecutor`; a cluster executor lives beside it), failure
