@@ -42,6 +42,16 @@ if TYPE_CHECKING:
     from .plugin.catalogue import Catalogue
     from .plugin.marker import hookimpl, hookspec
     from .plugin.registry import PlatformRegistry
+    from .plugin.workspace import (
+        Workspace,
+        WorkspaceError,
+        WorkspaceMember,
+        WorkspaceOptions,
+        WorkspacePackage,
+        WorkspaceProblem,
+    )
+    from .plugin.workspace_globs import find_workspace_packages
+    from .plugin.workspace_graph import assemble_members
     from .results import BuildError, BuildResult, ExecutionResult, Status
     from .spec import BuildSpec
 
@@ -67,9 +77,17 @@ __all__ = [
     "RunSettings",
     "Status",
     "UsageError",
+    "Workspace",
+    "WorkspaceError",
+    "WorkspaceMember",
+    "WorkspaceOptions",
+    "WorkspacePackage",
+    "WorkspaceProblem",
     "__version__",
+    "assemble_members",
     "current_context",
     "find_tool",
+    "find_workspace_packages",
     "hookimpl",
     "hookspec",
     "load_config",
@@ -99,8 +117,16 @@ _WHERE = {
     "RunSettings": "config.model",
     "Status": "results",
     "UsageError": "errors",
+    "Workspace": "plugin.workspace",
+    "WorkspaceError": "plugin.workspace",
+    "WorkspaceMember": "plugin.workspace",
+    "WorkspaceOptions": "plugin.workspace",
+    "WorkspacePackage": "plugin.workspace",
+    "WorkspaceProblem": "plugin.workspace",
+    "assemble_members": "plugin.workspace_graph",
     "current_context": "host.context",
     "find_tool": "host.fingerprint",
+    "find_workspace_packages": "plugin.workspace_globs",
     "hookimpl": "plugin.marker",
     "hookspec": "plugin.marker",
     "load_config": "config.loader",

@@ -16,10 +16,14 @@ node's version and that package manager's, taken in the build's environment,
 with what vouches for them (where each was found on PATH, and the lockfiles
 that chose the manager), so that a replayed no-op notices a tool upgraded,
 installed earlier on PATH, or a lockfile that now names another manager.
+
+Workspaces: `discover(root, options)` reads a pnpm, npm, yarn or bun workspace
+(the `workspace` module) for a `[workspaces.<name>]` table.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +33,7 @@ import attrs
 from buildsys import BuildError, BuildFailed, Fingerprint, find_tool, probe
 
 if TYPE_CHECKING:
-    from buildsys import BuildContext, BuildSpec, Host
+    from buildsys import BuildContext, BuildSpec, Host, Workspace, WorkspaceOptions
 
 __all__ = [
     "CATALOGUE",
@@ -332,6 +336,14 @@ class WebBuilder:
             _tool_version(manager, env),
             Fingerprint("", files=[str(p) for p in lockfiles]),
         )
+
+    # workspaces --------------------------------------------------------------
+
+    def discover(self, root: str | os.PathLike[str], options: WorkspaceOptions) -> Workspace:
+        """The pnpm, npm, yarn or bun workspace at `root`: `workspace.discover`."""
+        from .workspace import discover  # reads YAML: only for a [workspaces.*] table
+
+        return discover(root, options)
 
     # build -------------------------------------------------------------------
 
