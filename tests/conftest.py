@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from _web_helpers import tools  # noqa: F401 - the fixture of the workspace tests
 from buildsys import BuildResult, ExecutionResult
 from buildsys.engine.executor import ParallelExecutor
 from buildsys.engine.job import Job

@@ -13,12 +13,15 @@ import attrs
 from .keys import BUILD_KEYS, NAME_RE, Invalid, did_you_mean
 from .model import BuildConfig
 from .platform_options import Located, OptionChecker
-from .problems import ProblemLog
+from .problems import ProblemLog, owner
 
 if TYPE_CHECKING:
     from ..plugin.manager import PluginHost
 
-__all__ = ["BuildReader"]
+__all__ = ["BuildReader", "Layer", "under"]
+
+# A table of keys and the TOML path where it is written.
+Layer = tuple[dict[str, Any], tuple[str, ...]]
 
 
 class BuildReader:
@@ -38,50 +41,69 @@ class BuildReader:
         self.log = log
         self.options = options
 
-    def build(self, name: str, table: dict[str, Any], defaults: dict[str, Any]) -> BuildConfig:
+    def build(
+        self,
+        name: str,
+        table: dict[str, Any],
+        defaults: dict[str, Any],
+        *,
+        at: tuple[str, ...] | None = None,
+        above: Sequence[Layer] = (),
+        fixed: Located | None = None,
+    ) -> BuildConfig:
         """The build `name` with its profiles; returned even when invalid, so that
-        graph checks still see it (the loader raises before it can be used)."""
+        graph checks still see it (the loader raises before it can be used).
+
+        `table` is written at `at` (default `[builds.<name>]`); a workspace member
+        also has the layers `above` it (its `overrides` table) and values `fixed`
+        by discovery (its cwd, inputs, outputs, dependencies), which win over all.
+        """
+        at = ("builds", name) if at is None else at
         profiles_raw = self.log.table(
-            table.get("profiles", {}), ("builds", name, "profiles"), build=name
+            table.get("profiles", {}), (*at, "profiles"), build=owner(name, at)
         )
-        base = self._variant(name, table, defaults, None, {})
+        layers: list[Layer] = [(defaults, ("defaults",)), (table, at), *above]
+        base = self._variant(name, at, layers, None, fixed or {})
         variants: dict[str, BuildConfig] = {}
         for profile, overrides in profiles_raw.items():
-            at = ("builds", name, "profiles", profile)
+            where = (*at, "profiles", profile)
+            who = owner(name, where)
             if not NAME_RE.match(profile):
-                self.log.add("invalid profile name", at=at, build=name)
+                self.log.add("invalid profile name", at=where, build=who)
                 continue
-            overrides = self.log.table(overrides, at, build=name)
+            overrides = self.log.table(overrides, where, build=who)
             for key in ("profiles", "platform"):
                 if key in overrides:
                     self.log.add(
-                        f"{key!r} cannot be set per profile", at=(*at, key), build=name, key=key
+                        f"{key!r} cannot be set per profile", at=(*where, key), build=who, key=key
                     )
-            variants[profile] = self._variant(name, table, defaults, profile, overrides)
+            variants[profile] = self._variant(
+                name, at, [*layers, (overrides, where)], profile, fixed or {}
+            )
         return attrs.evolve(base, profiles=variants)
 
     def _variant(
         self,
         name: str,
-        table: dict[str, Any],
-        defaults: dict[str, Any],
+        at: tuple[str, ...],
+        layers: Sequence[Layer],
         profile: str | None,
-        overrides: dict[str, Any],
+        fixed: Located,
     ) -> BuildConfig:
-        merged = _merge(name, table, defaults, profile, overrides)
+        merged = {**_merge(layers, profile is not None), **fixed}
         values: dict[str, Any] = {}
         options_raw: Located = {}
-        for key, (value, at) in merged.items():
+        for key, (value, where) in merged.items():
             check = BUILD_KEYS.get(key)
             if check is None:
-                options_raw[key] = (value, at)
+                options_raw[key] = (value, where)
                 continue
             try:
                 values[key] = check(value)
             except Invalid as exc:
-                if at[0] != "defaults":  # reported once, with [defaults]
+                if where[0] != "defaults":  # reported once, with [defaults]
                     for message in exc.messages:
-                        self.log.add(message, at=at, build=name, key=key)
+                        self.log.add(message, at=where, build=owner(name, where), key=key)
 
         platform = values.get("platform", name)
         platform_invalid = "platform" in merged and "platform" not in values
@@ -101,13 +123,13 @@ class BuildReader:
                 default_os = getattr(builder, "requires_os", None)
                 requires_os = tuple(default_os) if default_os else None
             options = self.options.check_build(
-                name, platform, registered.plugin, builder, options_raw
+                name, platform, registered.plugin, builder, options_raw, at
             )
             # A builder's defaults speak of its package: relative to the build's cwd.
             for key, attr in (("inputs", "default_inputs"), ("outputs", "default_outputs")):
                 default = getattr(builder, attr, None)
                 if key not in values and default is not None:
-                    values[key] = _under(values.get("cwd", "."), default)
+                    values[key] = under(values.get("cwd", "."), default)
         else:
             self.options.check_unknown_platform(name, options_raw)
         for key in ("depends-on", "tags"):
@@ -199,7 +221,7 @@ class BuildReader:
                 self.log.add(
                     f"cwd {cwd!r} cannot be resolved: {exc}",
                     at=at,
-                    build=None if at[0] == "defaults" else name,
+                    build=owner(name, at),
                     key="cwd",
                 )
                 outside = False
@@ -208,7 +230,7 @@ class BuildReader:
                     f"cwd {cwd!r} is outside the project ({root}); builds run inside the "
                     "directory holding builds.toml",
                     at=at,
-                    build=None if at[0] == "defaults" else name,
+                    build=owner(name, at),
                     key="cwd",
                 )
         project = str(root.resolve())
@@ -225,31 +247,24 @@ class BuildReader:
                         "the directory holding builds.toml, and a leading '/' means that "
                         f"directory (did you mean {relative!r}?)",
                         at=merged[key][1],
-                        build=None if merged[key][1][0] == "defaults" else name,
+                        build=owner(name, merged[key][1]),
                         key=key,
                     )
 
 
-def _merge(
-    name: str,
-    table: dict[str, Any],
-    defaults: dict[str, Any],
-    profile: str | None,
-    overrides: dict[str, Any],
-) -> Located:
-    """[defaults], then the build's table, then its profile: each key with where it was set."""
+def _merge(layers: Sequence[Layer], in_profile: bool) -> Located:
+    """The layers in order, later ones winning: each key with where it was set.
+
+    [defaults], then the build's table (and a member's overrides), then its
+    profile when `in_profile` (the last layer), whose `platform` is reported in
+    build() and ignored; `env` tables are merged key by key.
+    """
     merged: Located = {}
-    layers: list[tuple[dict[str, Any], tuple[str, ...]]] = [
-        (defaults, ("defaults",)),
-        (table, ("builds", name)),
-    ]
-    if profile is not None:
-        layers.append((overrides, ("builds", name, "profiles", profile)))
-    for layer, at in layers:
+    for index, (layer, at) in enumerate(layers):
+        profile_layer = in_profile and index == len(layers) - 1
         for key, value in layer.items():
-            in_profile = profile is not None and at == ("builds", name, "profiles", profile)
-            if key == "profiles" or (key == "platform" and in_profile):
-                continue  # a profile's platform is reported in build() and ignored
+            if key == "profiles" or (key == "platform" and profile_layer):
+                continue
             if key == "env" and "env" in merged and isinstance(value, dict):
                 previous = merged["env"][0]
                 if isinstance(previous, dict):
@@ -258,7 +273,7 @@ def _merge(
     return merged
 
 
-def _under(cwd: str, patterns: Sequence[str]) -> tuple[str, ...]:
+def under(cwd: str, patterns: Sequence[str]) -> tuple[str, ...]:
     """Patterns relative to `cwd` made relative to the project root."""
     prefix = posixpath.normpath(cwd.strip("/"))
     if prefix in ("", "."):

@@ -20,14 +20,18 @@ __all__ = [
     "RUN_KEYS",
     "STRATEGIES",
     "TOP_LEVEL",
+    "WORKSPACE_KEYS",
     "Invalid",
     "did_you_mean",
+    "str_list",
 ]
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 STRATEGIES = ("parallel", "stop-on-failure")
-TOP_LEVEL = ("run", "defaults", "builds")
+TOP_LEVEL = ("run", "defaults", "builds", "workspaces")
+# Keys of a [workspaces.<name>] table besides build keys and platform options.
+WORKSPACE_KEYS = ("root", "members", "exclude", "overrides")
 
 
 def did_you_mean(word: str, candidates: Sequence[str], cutoff: float = 0.6) -> str:
@@ -57,6 +61,11 @@ def _str(value: Any) -> str:
     if not isinstance(value, str):
         raise Invalid(f"expected a string, got {describe(value)}")
     return value
+
+
+def str_list(value: Any, what: str = "strings") -> tuple[str, ...]:
+    """An array of strings; `Invalid` otherwise."""
+    return _str_list(value, what)
 
 
 def _str_list(value: Any, what: str = "strings") -> tuple[str, ...]:

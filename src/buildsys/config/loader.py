@@ -27,6 +27,7 @@ from .model import BuildConfig, Config, RunSettings
 from .overlap import check_outputs
 from .platform_options import OptionChecker
 from .problems import ProblemLog
+from .workspaces import WorkspaceReader
 
 if TYPE_CHECKING:
     from ..masking import Masker
@@ -82,6 +83,7 @@ class _Loader:
         self.log = ProblemLog(self.display, text)
         self.options = OptionChecker(plugins, self.log)
         self.reader = BuildReader(self.path, plugins, host_os, self.log, self.options)
+        self.workspaces = WorkspaceReader(self.path, plugins, self.log, self.options, self.reader)
 
     def load(self) -> Config:
         try:
@@ -115,7 +117,8 @@ class _Loader:
         run = self._run(data.get("run", {}))
         defaults = self._defaults(data.get("defaults", {}))
         builds_raw = self.log.table(data.get("builds", {}), ("builds",))
-        if not builds_raw and "builds" not in data:
+        workspaces_raw = self.log.table(data.get("workspaces", {}), ("workspaces",))
+        if not builds_raw and "builds" not in data and not workspaces_raw:
             self.log.add("no builds: add a table such as [builds.app] with a platform", at=())
         builds: list[BuildConfig] = []
         for name, raw in builds_raw.items():
@@ -131,6 +134,11 @@ class _Loader:
                 self.log.table(raw, ("builds", name), build=name)
                 continue
             builds.append(self.reader.build(name, raw, defaults))
+        if workspaces_raw:
+            members = self.workspaces.builds(workspaces_raw, defaults, list(builds_raw))
+            # File order: the table written first comes first.
+            first = [*data].index("workspaces") < [*data].index("builds") if builds else False
+            builds = [*members, *builds] if first else [*builds, *members]
         self.options.check_defaults(defaults)
         variants = _variants(builds)
         check_dependencies(variants, self.log)
@@ -145,7 +153,7 @@ class _Loader:
             if isinstance(value, dict):
                 self.log.add(
                     f"unknown table{did_you_mean(key, TOP_LEVEL)}; builds.toml has "
-                    "[run], [defaults] and [builds.<name>] tables",
+                    "[run], [defaults], [builds.<name>] and [workspaces.<name>] tables",
                     at=(key,),
                     key=key,
                 )
@@ -213,8 +221,10 @@ def _masker_for(data: dict[str, Any]) -> Masker:
     caller's secrets, its `secret-env` names, and secret-named `env` values."""
     from ..masking import Masker
 
-    builds = data.get("builds")
-    tables = [data.get("defaults"), *(builds.values() if isinstance(builds, dict) else ())]
+    tables = [data.get("defaults")]
+    for top in ("builds", "workspaces"):
+        found = data.get(top)
+        tables.extend(found.values() if isinstance(found, dict) else ())
     for table in list(tables):
         profiles = table.get("profiles") if isinstance(table, dict) else None
         if isinstance(profiles, dict):

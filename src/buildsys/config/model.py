@@ -60,6 +60,9 @@ class BuildConfig:
     profiles: Mapping[str, BuildConfig] = attrs.field(factory=dict, converter=_frozen)
     # Set when the plugin providing the platform failed to load: the build fails, alone.
     broken: str | None = None
+    # For a member of a [workspaces.<name>] table: that name, and its package name.
+    workspace: str | None = None
+    package: str | None = None
 
     def for_profile(self, profile: str | None) -> BuildConfig:
         if profile is None:

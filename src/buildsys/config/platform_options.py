@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .keys import ALL_BUILD_KEYS, BUILD_KEYS, NEAR_MISS, did_you_mean
-from .problems import ProblemLog
+from .problems import ProblemLog, owner
 
 if TYPE_CHECKING:
     from ..plugin.manager import PluginHost
@@ -38,13 +38,24 @@ class OptionChecker:
         for key, (_, at) in raw.items():
             hint = did_you_mean(key, ALL_BUILD_KEYS, NEAR_MISS)
             if hint and at[0] != "defaults":
-                self.log.add(f"unknown key{hint}", at=at, build=name, key=key)
+                self.log.add(f"unknown key{hint}", at=at, build=owner(name, at), key=key)
 
     def check_build(
-        self, name: str, platform: str, plugin: str, builder: Any, raw: Located
+        self,
+        name: str,
+        platform: str,
+        plugin: str,
+        builder: Any,
+        raw: Located,
+        table: tuple[str, ...] | None = None,
     ) -> Any:
-        """The build's options instance, or the raw values when some are wrong."""
+        """The build's options instance, or the raw values when some are wrong.
+
+        `table` is where the build is written (default `[builds.<name>]`).
+        """
         from ..plugin.options import field_keys, structure_options
+
+        table = ("builds", name) if table is None else table
 
         cls = getattr(builder, "options", None)
         self._platforms.setdefault(platform, cls)
@@ -55,8 +66,8 @@ class OptionChecker:
                 self.log.add(
                     f"platform {platform!r} (plugin {plugin!r}) has an option {key!r} that "
                     "shadows the core key of the same name; the plugin must rename it",
-                    at=("builds", name),
-                    build=name,
+                    at=table,
+                    build=owner(name, table),
                     key=key,
                 )
                 ok = False
@@ -73,7 +84,7 @@ class OptionChecker:
                     if cls is None
                     else f"platform {platform!r} options are: {', '.join(fields) or 'none'}"
                 )
-                self.log.add(f"unknown key{hint}; {what}", at=at, build=name, key=key)
+                self.log.add(f"unknown key{hint}; {what}", at=at, build=owner(name, at), key=key)
                 ok = False
                 continue
             usable[key] = value
@@ -84,10 +95,10 @@ class OptionChecker:
         for found in problems:
             if found.key in guessed and found.key not in usable:
                 continue
-            at = raw[found.key][1] if found.key in raw else ("builds", name)
+            at = raw[found.key][1] if found.key in raw else table
             if at[0] == "defaults":
                 continue  # reported once, with [defaults]: check_defaults
-            self.log.add(found.message, at=at, build=name, key=found.key)
+            self.log.add(found.message, at=at, build=owner(name, at), key=found.key)
         return instance if ok else usable
 
     def check_defaults(self, defaults: dict[str, Any]) -> None:

@@ -12,7 +12,18 @@ from ._locate import KeyLines, quick_line
 if TYPE_CHECKING:
     from .model import BuildConfig
 
-__all__ = ["ProblemLog"]
+__all__ = ["ProblemLog", "owner"]
+
+
+def owner(build: str, at: Sequence[str]) -> str | None:
+    """The build to name in a problem of a value written at `at`: None for [defaults]
+    and for a workspace's own table, whose values every member shares (one problem,
+    not one per build); `build` otherwise."""
+    if at and at[0] == "defaults":
+        return None
+    if len(at) >= 2 and at[0] == "workspaces" and (len(at) < 3 or at[2] != "overrides"):
+        return None
+    return build
 
 
 class ProblemLog:
@@ -26,6 +37,9 @@ class ProblemLog:
         # Lines are scanned only once there is a problem to place (see _locate).
         self._lines: KeyLines | None = None
         self._quick_lines: dict[tuple[tuple[str, ...], str], int | None] = {}
+        # Builds that are written as workspace members: the tables their keys come
+        # from, most specific first (`[workspaces.js.overrides.ui]`, `[workspaces.js]`).
+        self.tables: dict[str, tuple[tuple[str, ...], ...]] = {}
 
     def add(
         self, message: str, *, at: Sequence[str], build: str | None = None, key: str | None = None
@@ -68,9 +82,13 @@ class ProblemLog:
                 return at
         if self.has("builds", build.name, key):
             return ("builds", build.name, key)
+        tables = self.tables.get(build.name, ())
+        for table in tables:
+            if self.has(*table, key):
+                return (*table, key)
         if self.has("defaults", key):
             return ("defaults", key)
-        return ("builds", build.name)
+        return tables[-1] if tables else ("builds", build.name)
 
     def _key_lines(self) -> KeyLines:
         if self._lines is None:

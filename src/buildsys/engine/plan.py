@@ -27,6 +27,7 @@ from .inputs import Inputs
 from .job import Job
 from .lock import state_dir
 from .run_options import RunOptions
+from .stale import stale_reason
 
 if TYPE_CHECKING:
     from ..cache.keys import BuildCache
@@ -265,7 +266,12 @@ class Planner:
             return {s.name: "cache off" for s in plan.specs}
         cache = self.open_cache()
         assert cache is not None
-        return cache.forecast(plan.specs, plan.presets, self.version, self.toolchains.of)
+        forecast = cache.forecast(plan.specs, plan.presets, self.version, self.toolchains.of)
+        for spec in plan.specs:
+            reason = stale_reason(self.plugins, spec) if spec.name in forecast else None
+            if reason is not None and forecast[spec.name] == "from the cache":
+                forecast[spec.name] = f"will run: {reason}"
+        return forecast
 
     def version(self, platform: str) -> str | None:
         """The version of the plugin that builds `platform` (part of each cache key)."""

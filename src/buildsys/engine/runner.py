@@ -34,6 +34,7 @@ from .inputs import Inputs
 from .lock import project_lock, state_dir
 from .plan import Plan, Planner, build_result
 from .run_options import RunOptions
+from .stale import stale_reason
 from .step import BuildStep
 
 if TYPE_CHECKING:
@@ -197,7 +198,7 @@ class Runner:
         pending: dict[str, list[str]] = {}
         if self._cache is not None:
             served, pending = self._cache.serve_unchanged(
-                plan.specs,
+                [s for s in plan.specs if stale_reason(self.plugins, s) is None],
                 plan.presets,
                 self.planner.version,
                 self.toolchains.of,

@@ -21,6 +21,7 @@ from ..errors import BuildFailed
 from ..host.context import current_context
 from ..results import BuildResult
 from ..spec import BuildSpec
+from .stale import stale_reason
 
 if TYPE_CHECKING:
     from ..cache.keys import BuildCache
@@ -84,7 +85,10 @@ class BuildStep:
         # Hashing the inputs for the key walked them; without a key, walk now.
         for warning in self.inputs.warnings(spec, walked=parts is not None):
             ctx.warn(warning)
-        if cache is not None and parts is not None:
+        stale = None if parts is None else stale_reason(self.plugins, spec)
+        if stale is not None:
+            ctx.log_note(f"buildsys: not served from the cache: {stale}\n")
+        if cache is not None and parts is not None and stale is None:
             hit = cache.serve(spec, parts, started_at, ctx.log_path, ctx.log_note, ctx.attempt)
             for warning in cache.cache.take_warnings():
                 ctx.warn(warning)

@@ -21,7 +21,8 @@ glob is `find_workspace_packages` in `workspace_globs`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -192,6 +193,10 @@ def _members(value: Iterable[WorkspaceMember]) -> tuple[WorkspaceMember, ...]:
     return tuple(value)
 
 
+def _raw_options(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value))
+
+
 @attrs.frozen
 class Workspace:
     """A discovered workspace.
@@ -207,6 +212,12 @@ class Workspace:
       workspace file, every package.json, package manager settings), anchored.
     - `members`: every member, builds or not, sorted by directory.
     - `warnings`: things to tell the user that do not stop discovery.
+    - `member_options`: platform options (as builds.toml spells them) every
+      member build gets, over what the table says: for `web`, the workspace's
+      package manager and `install = "never"`, since members never install.
+    - `install_options`: the platform options of the `<workspace>.install`
+      build, which runs `install_argv` in `root` (for `web`, `install = "only"`);
+      no install build when `install_argv` is empty.
     """
 
     root: str
@@ -220,6 +231,8 @@ class Workspace:
     )
     members: tuple[WorkspaceMember, ...] = attrs.field(default=(), converter=_members)
     warnings: tuple[str, ...] = attrs.field(default=(), converter=strs)
+    member_options: Mapping[str, Any] = attrs.field(factory=dict, converter=_raw_options)
+    install_options: Mapping[str, Any] = attrs.field(factory=dict, converter=_raw_options)
 
     def builds(self) -> tuple[WorkspaceMember, ...]:
         """The members that become builds."""

@@ -5,7 +5,7 @@
     cwd = "web"                 # the package directory (holding package.json)
     script = "build"            # default
     package-manager = "auto"    # auto | npm | pnpm | yarn | bun
-    install = "auto"            # auto | always | never
+    install = "auto"            # auto | always | never | only
 
 Arguments after `buildsys build web -- ARGS` are passed to the script.
 
@@ -18,7 +18,14 @@ that chose the manager), so that a replayed no-op notices a tool upgraded,
 installed earlier on PATH, or a lockfile that now names another manager.
 
 Workspaces: `discover(root, options)` reads a pnpm, npm, yarn or bun workspace
-(the `workspace` module) for a `[workspaces.<name>]` table.
+(the `workspace` module) for a `[workspaces.<name>]` table. Its members run
+with `install = "never"`; the workspace's one install is the build
+`<workspace>.install`, with `install = "only"`: the frozen install in `cwd`
+and no script. That build is cached on the install's inputs (lockfile,
+package.json files, package manager settings); `stale(spec)` makes a cached
+install run again when `node_modules` is missing (for a yarn Plug'n'Play
+project, `.pnp.cjs`), and the fingerprint names both, so that deleting
+`node_modules` is noticed by a replayed no-op as well.
 """
 
 from __future__ import annotations
@@ -51,7 +58,10 @@ __all__ = [
 
 CATALOGUE = Path(__file__).with_name("catalogue.toml")
 PACKAGE_MANAGERS = ("auto", "npm", "pnpm", "yarn", "bun")
-INSTALL_MODES = ("auto", "always", "never")
+# "only": the frozen install and no script (a workspace's `<workspace>.install`).
+INSTALL_MODES = ("auto", "always", "never", "only")
+# What an install leaves in the directory it ran in: one of them must be there.
+_INSTALLED = ("node_modules", ".pnp.cjs")
 # In detection order: the first lockfile found names the package manager.
 LOCKFILES: tuple[tuple[str, str], ...] = (
     ("package-lock.json", "npm"),
@@ -335,7 +345,15 @@ class WebBuilder:
             _tool_version("node", env),
             _tool_version(manager, env),
             Fingerprint("", files=[str(p) for p in lockfiles]),
+            Fingerprint("", files=[str(p) for p in _installed_paths(spec)]),
         )
+
+    def stale(self, spec: BuildSpec) -> str | None:
+        """Why a cached install no longer stands: what it installed is gone."""
+        paths = _installed_paths(spec)
+        if not paths or any(p.exists() for p in paths):
+            return None
+        return f"node_modules is missing in {spec.cwd}"
 
     # workspaces --------------------------------------------------------------
 
@@ -350,6 +368,9 @@ class WebBuilder:
     def build(self, spec: BuildSpec, ctx: BuildContext) -> None:
         options: WebOptions = spec.options
         cwd = Path(spec.cwd)
+        if options.install == "only":
+            self._install_only(spec, ctx)
+            return
         package = read_package_json(cwd)
         scripts = package.get("scripts")
         if not isinstance(scripts, dict):
@@ -373,6 +394,18 @@ class WebBuilder:
             self._run(ctx, [program, *argv[1:]], "WEB_INSTALL_FAILED", "installing dependencies")
         argv = script_command(manager, options.script, spec.args)
         self._run(ctx, [program, *argv[1:]], "WEB_SCRIPT_FAILED", f"script {options.script!r}")
+
+    def _install_only(self, spec: BuildSpec, ctx: BuildContext) -> None:
+        """The frozen install of the workspace at the build's cwd, and nothing else."""
+        from .workspace import install_argv_at
+
+        cwd = Path(spec.cwd)
+        read_package_json(cwd)  # a missing package.json says so, before the install does
+        manager = package_manager_of(spec)[0]
+        argv = install_argv_at(cwd, manager)
+        program = self._program(manager, ctx.env)
+        ctx.log_note(f"buildsys web: installing the workspace: {' '.join(argv)}\n")
+        self._run(ctx, [program, *argv[1:]], "WEB_INSTALL_FAILED", "installing dependencies")
 
     @staticmethod
     def _program(manager: str, env: Mapping[str, str]) -> str:
@@ -410,6 +443,13 @@ class WebBuilder:
                 code=code,
                 context=exc.context,
             ) from exc
+
+
+def _installed_paths(spec: BuildSpec | None) -> tuple[Path, ...]:
+    """Where an `install = "only"` build's install leaves its mark; () for other builds."""
+    if spec is None or getattr(spec.options, "install", None) != "only":
+        return ()
+    return tuple(Path(spec.cwd) / name for name in _INSTALLED)
 
 
 def _tool_version(tool: str, env: Mapping[str, str]) -> Fingerprint:

@@ -43,7 +43,13 @@ from buildsys import (
 
 from .builder import LOCKFILES, WebBuilder, WebOptions
 
-__all__ = ["DEPENDENCY_FIELDS", "discover", "frozen_install", "package_manager_pin"]
+__all__ = [
+    "DEPENDENCY_FIELDS",
+    "discover",
+    "frozen_install",
+    "install_argv_at",
+    "package_manager_pin",
+]
 
 DEPENDENCY_FIELDS = ("dependencies", "devDependencies", "optionalDependencies", "peerDependencies")
 _MANAGERS = ("npm", "pnpm", "yarn", "bun")
@@ -71,6 +77,31 @@ def frozen_install(manager: str, lockfile: str | None, *, berry: bool = False) -
     if manager == "yarn" and berry:
         return ("yarn", "install", "--immutable")
     return (manager, "install", "--frozen-lockfile")
+
+
+def install_argv_at(root: Path, manager: str) -> tuple[str, ...]:
+    """The frozen install of the workspace at `root` with `manager`, as `discover` gives it.
+
+    The `<workspace>.install` build runs this: yarn's flavour (berry or classic)
+    is read again from the root, as the run finds it.
+    """
+    lockfile = next(
+        (name for name, owner in LOCKFILES if owner == manager and (root / name).is_file()), None
+    )
+    version = None
+    if manager == "yarn":
+        try:
+            package = json.loads((root / "package.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            package = None
+        pin = (
+            package_manager_pin(package.get("packageManager"))
+            if isinstance(package, dict)
+            else None
+        )
+        version = pin[1] if pin is not None and pin[0] == "yarn" else None
+    berry = manager == "yarn" and _is_berry(root, version, lockfile)
+    return frozen_install(manager, lockfile, berry=berry)
 
 
 def _line_of(text: str, needle: str) -> int | None:
@@ -323,4 +354,6 @@ def discover(root: str | os.PathLike[str], options: WorkspaceOptions) -> Workspa
         install_inputs=[f"/{path}" for path in install_files],
         members=members,
         warnings=warnings,
+        member_options={"package-manager": manager, "install": "never"},
+        install_options={"package-manager": manager, "install": "only"},
     )
