@@ -91,3 +91,24 @@ def test_a_missing_directory_is_a_usage_error_not_a_traceback(tmp_path):
     assert "there is no directory sub" in res.stderr
     assert "Traceback" not in res.stderr
     assert not (tmp_path / "sub").exists()
+
+
+def test_a_workspace_gets_a_workspaces_table_instead_of_a_build_per_package(tmp_path):
+    (tmp_path / "package.json").write_text('{"name": "root", "workspaces": ["packages/*"]}')
+    (tmp_path / "packages/a").mkdir(parents=True)
+    (tmp_path / "packages/a/package.json").write_text(
+        '{"name": "a", "scripts": {"build": "node -e 1"}}'
+    )
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web/package.json").write_text('{"name": "web"}')  # a member: no build of its own
+    found = detect(tmp_path)
+    assert [(d.name, d.kind) for d in found] == [("js", "workspace")]
+    text = render(found)
+    assert "# [workspaces.js.overrides.<member>]" in text
+    data = tomllib.loads(text)
+    assert data["workspaces"] == {"js": {"platform": "web", "script": "build"}}
+    assert "builds" not in data
+    (tmp_path / "builds.toml").write_text(text)
+    from buildsys import load_config
+
+    assert load_config(tmp_path / "builds.toml").names == ("js.install", "js.a")

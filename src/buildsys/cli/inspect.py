@@ -48,6 +48,8 @@ def list_builds(args: argparse.Namespace) -> int:
                 "secret_env": list(b.secret_env),
                 "skip_if_unavailable": b.skip_if_unavailable,
                 "options": unstructure(b.options),
+                "workspace": b.workspace,
+                "package": b.package,
             }
             for b in builds
         ]
@@ -57,6 +59,9 @@ def list_builds(args: argparse.Namespace) -> int:
         deps = f" <- {', '.join(b.depends_on)}" if b.depends_on else ""
         tags = f" [{', '.join(b.tags)}]" if b.tags else ""
         print(f"{b.name} ({b.platform}){deps}{tags}")
+        if b.workspace is not None:
+            package = f"package {b.package}, " if b.package else ""
+            print(f"    # workspace {b.workspace}: {package}directory {b.cwd}")
         for key, value in unstructure(b.options).items():
             print(masker.text(f"    {key} = {json.dumps(value)}"))
     return EXIT_OK

@@ -3,7 +3,11 @@
 It looks (in the directory and its immediate subdirectories) for a Node
 package, a Gradle (Android) project, an Xcode project or workspace and a
 Makefile, and writes one build for each, with tomlkit so the file keeps its
-comments. It never overwrites an existing builds.toml unless asked to.
+comments. A JavaScript workspace (pnpm-workspace.yaml, or package.json
+"workspaces") becomes one `[workspaces.<name>]` table instead, whose packages
+are discovered at load time; the packages inside a workspace at the top get
+no build of their own. It never overwrites an existing builds.toml unless
+asked to.
 """
 
 from __future__ import annotations
@@ -31,6 +35,20 @@ class Detected:
     cwd: str
     options: dict[str, Any] = attrs.field(factory=dict)
     comment: str = ""
+    # "build": a [builds.<name>] table; "workspace": a [workspaces.<name>] table.
+    kind: str = "build"
+
+
+def _is_workspace(directory: Path) -> bool:
+    if (directory / "pnpm-workspace.yaml").is_file():
+        return True
+    import json  # only for a directory holding a package.json
+
+    try:
+        package = json.loads((directory / "package.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(package, dict) and bool(package.get("workspaces"))
 
 
 def _candidates(root: Path) -> list[Path]:
@@ -54,17 +72,31 @@ def detect(root: Path) -> list[Detected]:
     found: list[Detected] = []
     names: set[str] = set()
 
-    def add(name: str, platform: str, cwd: str, comment: str, **options: Any) -> None:
+    def add(
+        name: str, platform: str, cwd: str, comment: str, kind: str = "build", **options: Any
+    ) -> None:
         base, n = name, 2
         while name in names:
             name, n = f"{base}-{n}", n + 1
         names.add(name)
-        found.append(Detected(name, platform, cwd, dict(options), comment))
+        found.append(Detected(name, platform, cwd, dict(options), comment, kind))
 
+    in_workspace = False  # a workspace at the top: its packages are its members
     for directory in _candidates(root):
         cwd = _rel(root, directory)
         label = directory.name if cwd != "." else ""
-        if (directory / "package.json").is_file():
+        if (directory / "package.json").is_file() and _is_workspace(directory):
+            add(
+                label or "js",
+                "web",
+                cwd,
+                "a JavaScript workspace: each package with a `build` script is a build "
+                "<name>.<package>, after one frozen install <name>.install",
+                kind="workspace",
+                script="build",
+            )
+            in_workspace = in_workspace or cwd == "."
+        elif (directory / "package.json").is_file() and not in_workspace:
             add(
                 label or "web",
                 "web",
@@ -121,13 +153,33 @@ def render(builds: list[Detected]) -> str:
     run.add(tomlkit.comment('kill-grace = "5s"       # SIGTERM, wait, then SIGKILL'))
     doc.add("run", run)
     builds_table = tomlkit.table(is_super_table=True)
-    if not builds:
+    if not builds:  # nothing recognised
         example = tomlkit.table()
         example.add(tomlkit.comment("Nothing recognised here: a command build to start from."))
         example.add("platform", "command")
         example.add("command", ["echo", "hello from buildsys"])
         builds_table.add("hello", example)
+    workspaces_table = tomlkit.table(is_super_table=True)
     for build in builds:
+        if build.kind != "workspace":
+            continue
+        table = tomlkit.table()
+        table.add(tomlkit.comment(build.comment + _plugin_note(build.platform)))
+        table.add("platform", build.platform)
+        if build.cwd != ".":
+            table.add("root", build.cwd)
+        for key, value in build.options.items():
+            table.add(key, value)
+        table.add(tomlkit.comment('members = ["packages/*"]   # only these member directories'))
+        table.add(tomlkit.comment('exclude = ["packages/legacy"]'))
+        table.add(tomlkit.comment('outputs = ["dist/**"]      # relative to each member'))
+        table.add(tomlkit.comment("Per member, by its build name:"))
+        table.add(tomlkit.comment(f"[workspaces.{build.name}.overrides.<member>]"))
+        table.add(tomlkit.comment('timeout = "5m"'))
+        workspaces_table.add(build.name, table)
+    for build in builds:
+        if build.kind == "workspace":
+            continue
         table = tomlkit.table()
         table.add(tomlkit.comment(build.comment + _plugin_note(build.platform)))
         table.add("platform", build.platform)
@@ -137,7 +189,10 @@ def render(builds: list[Detected]) -> str:
             table.add(key, value)
         table.add(tomlkit.comment('depends-on = ["..."]   # builds that must succeed first'))
         builds_table.add(build.name, table)
-    doc.add("builds", builds_table)
+    if workspaces_table:
+        doc.add("workspaces", workspaces_table)
+    if builds_table or not workspaces_table:
+        doc.add("builds", builds_table)
     return tomlkit.dumps(doc)
 
 
