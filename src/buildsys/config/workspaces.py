@@ -26,45 +26,33 @@ those files changed since the last successful install, or when its builder
 says what it installed is gone (`stale`, see `engine.stale`: for `web`,
 `node_modules` missing).
 
-Every problem is a `ConfigError` problem: in builds.toml at the key's line, or
-in the workspace's own file (a pnpm-workspace.yaml, a package.json) at its line.
+This module reads the table and runs discovery; `workspace_members.py` turns
+what discovery found into builds. Every problem is a `ConfigError` problem: in
+builds.toml at the key's line, or in the workspace's own file (a
+pnpm-workspace.yaml, a package.json) at its line.
 """
 
 from __future__ import annotations
 
 import os
-import posixpath
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from ..errors import Problem
-from .builds import BuildReader, Layer, under
-from .keys import BUILD_KEYS, NAME_RE, WORKSPACE_KEYS, Invalid, did_you_mean, str_list
+from .builds import BuildReader
+from .keys import BUILD_KEYS, NAME_RE, Invalid, did_you_mean, str_list
 from .model import BuildConfig
 from .platform_options import Located, OptionChecker
 from .problems import ProblemLog
+from .workspace_members import OWN_KEYS, MemberBuilds
 
 if TYPE_CHECKING:
     from ..plugin.manager import PluginHost
-    from ..plugin.workspace import Workspace, WorkspaceMember
+    from ..plugin.workspace import Workspace
 
 __all__ = ["WorkspaceReader"]
 
-# Keys of the table that discovery decides or reads itself, not passed on as build keys.
-_OWN = (*WORKSPACE_KEYS, "cwd", "inputs", "outputs", "depends-on")
-# Keys of the table the install build shares with the members: how it runs, not what.
-_INSTALL_KEYS = (
-    "timeout",
-    "retries",
-    "env",
-    "key-env",
-    "secret-env",
-    "requires-os",
-    "skip-if-unavailable",
-)
 
 
 class WorkspaceReader:
@@ -162,7 +150,7 @@ class WorkspaceReader:
         raw: Located = {
             key: (value, (*at, key))
             for key, value in table.items()
-            if key not in BUILD_KEYS and key not in (*_OWN, "profiles")
+            if key not in BUILD_KEYS and key not in (*OWN_KEYS, "profiles")
         }
         options = self.options.check_build(name, platform, registered.plugin, builder, raw, at)
         cls = getattr(builder, "options", None)
@@ -189,7 +177,7 @@ class WorkspaceReader:
                 at=at,
             )
             return []
-        return self._expand(name, table, defaults, root, workspace)
+        return MemberBuilds(self.log, self.reader).expand(name, table, defaults, root, workspace)
 
     def _unknown_platform(self, name: str, platform: str, written: bool) -> None:
         known = self.plugins.registry.names()
@@ -274,145 +262,3 @@ class WorkspaceReader:
                 line=line,
             )
         )
-
-    # -- members as builds -----------------------------------------------------------
-
-    def _expand(
-        self,
-        name: str,
-        table: dict[str, Any],
-        defaults: dict[str, Any],
-        root: str,
-        workspace: Workspace,
-    ) -> list[BuildConfig]:
-        at = ("workspaces", name)
-        overrides = self._overrides(name, table, workspace)
-        shared = {k: v for k, v in table.items() if k not in _OWN}
-        builds: list[BuildConfig] = []
-        install = f"{name}.install" if workspace.install_argv else None
-        if install is not None:
-            fixed: Located = {
-                "cwd": (root, (*at, "root")),
-                "inputs": (list(_anchor(workspace.install_inputs, root)), at),
-                "outputs": ([], at),
-            }
-            fixed.update({k: (v, at) for k, v in workspace.install_options.items()})
-            own = {k: v for k, v in table.items() if k in (*_INSTALL_KEYS, "platform")}
-            builds.append(self.reader.build(install, own, defaults, at=at, fixed=fixed))
-        for member in workspace.builds():
-            override = overrides.get(member.name, {})
-            builds.append(
-                self._member(
-                    name, table, shared, defaults, root, workspace, member, override, install
-                )
-            )
-        return builds
-
-    def _overrides(
-        self, name: str, table: dict[str, Any], workspace: Workspace
-    ) -> dict[str, dict[str, Any]]:
-        at = ("workspaces", name, "overrides")
-        raw = self.log.table(table.get("overrides", {}), at)
-        builds = [m.name for m in workspace.builds()]
-        found: dict[str, dict[str, Any]] = {}
-        for member, value in raw.items():
-            where = (*at, member)
-            known = workspace.member(member)
-            if known is None or not known.is_build:
-                why = (
-                    f"member {member!r} ({known.directory}) is not a build (it lacks what makes "
-                    "one, for `web` the script)"
-                    if known is not None
-                    else f"no member {member!r}{did_you_mean(member, builds)}"
-                )
-                self.log.add(
-                    f"{why}; members that are builds: {', '.join(builds) or 'none'}",
-                    at=where,
-                    key=f"overrides.{member}",
-                )
-                continue
-            value = self.log.table(value, where, build=f"{name}.{member}")
-            for key in ("profiles", "platform", "cwd", *WORKSPACE_KEYS):
-                if key in value:
-                    self.log.add(
-                        f"{key!r} cannot be set per member",
-                        at=(*where, key),
-                        build=f"{name}.{member}",
-                        key=key,
-                    )
-            found[member] = {k: v for k, v in value.items() if k not in (*WORKSPACE_KEYS, "cwd")}
-        return found
-
-    def _member(
-        self,
-        name: str,
-        table: dict[str, Any],
-        shared: dict[str, Any],
-        defaults: dict[str, Any],
-        root: str,
-        workspace: Workspace,
-        member: WorkspaceMember,
-        override: dict[str, Any],
-        install: str | None,
-    ) -> BuildConfig:
-        at = ("workspaces", name)
-        here = (*at, "overrides", member.name)
-        build = f"{name}.{member.name}"
-        directory = posixpath.normpath(posixpath.join(root, member.directory))
-
-        def given(key: str) -> tuple[Any, tuple[str, ...]] | None:
-            if key in override:
-                return override[key], (*here, key)
-            if key in table:
-                return table[key], (*at, key)
-            return None
-
-        fixed: Located = {"cwd": (directory, (*at, "root"))}
-        outputs = given("outputs")
-        if outputs is None:
-            fixed["outputs"] = (list(under(directory, member.outputs)), at)
-        elif _strings(outputs[0]):
-            if outputs[1][2:3] == ("overrides",):  # the table's went to discovery already
-                member = member.with_outputs(outputs[0])
-            fixed["outputs"] = (list(under(directory, member.outputs)), outputs[1])
-        else:
-            fixed["outputs"] = outputs  # reported as the build's key
-        inputs = given("inputs")
-        if inputs is None:
-            fixed["inputs"] = (list(_anchor(member.inputs, root)), at)
-        else:
-            value, where = inputs
-            fixed["inputs"] = (list(under(directory, value)) if _strings(value) else value, where)
-        depends = [f"{name}.{dep}" for dep in member.depends_on]
-        if install is not None:
-            depends.append(install)
-        extra = given("depends-on")
-        if extra is None:
-            fixed["depends-on"] = (depends, at)
-        else:
-            value, where = extra
-            fixed["depends-on"] = ([*depends, *value] if _strings(value) else value, where)
-        fixed.update({k: (v, at) for k, v in workspace.member_options.items()})
-        layers: list[Layer] = [({k: v for k, v in override.items() if k not in _OWN}, here)]
-        self.log.tables[build] = (here, at)
-        config = self.reader.build(build, shared, defaults, at=at, above=layers, fixed=fixed)
-        package = member.package
-        return attrs.evolve(
-            config,
-            profiles={
-                p: attrs.evolve(v, workspace=name, package=package)
-                for p, v in config.profiles.items()
-            },
-            workspace=name,
-            package=package,
-        )
-
-
-def _strings(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) for v in value)
-
-
-def _anchor(patterns: Sequence[str], root: str) -> tuple[str, ...]:
-    from ..plugin.workspace import anchor_patterns
-
-    return anchor_patterns(patterns, root)
