@@ -8,8 +8,8 @@ SIGTERM cancels the run (reports are still written), a second kills every
 build's processes at once.
 
 The parser is `parser.py`; the commands are `build.py`, `inspect.py` (`list`,
-`graph`, `plugins`, `check`), `cache_commands.py` and `scaffold.py` (`init`),
-each imported only when its command runs.
+`graph`, `plugins`, `check`), `cache_commands.py`, `scaffold.py` (`init`) and
+`schema.py`, each imported only when its command runs.
 """
 
 from __future__ import annotations
@@ -95,6 +95,10 @@ def _run(args: argparse.Namespace) -> int:
         from .scaffold import init
 
         return init(args)
+    if args.command == "schema":
+        from .schema import schema
+
+        return schema(args)
     from . import inspect
 
     command = {

@@ -162,6 +162,10 @@ def _init_arguments(init: argparse.ArgumentParser) -> None:
     init.add_argument("--force", action="store_true", help="replace an existing builds.toml")
 
 
+def _schema_arguments(schema: argparse.ArgumentParser) -> None:
+    schema.add_argument("-o", "--output", metavar="FILE", help="write it to FILE, not stdout")
+
+
 # name: (help, description or None, what declares its arguments)
 COMMANDS: dict[str, tuple[str, str | None, Callable[[argparse.ArgumentParser], None] | None]] = {
     "build": (
@@ -184,6 +188,13 @@ COMMANDS: dict[str, tuple[str, str | None, Callable[[argparse.ArgumentParser], N
     "graph": ("the dependency graph, in DOT", None, None),
     "cache": ("the build cache: info, clean", None, _cache_arguments),
     "init": ("write a commented starter builds.toml for this directory", None, _init_arguments),
+    "schema": (
+        "print a JSON Schema of builds.toml, for editors",
+        "Print a JSON Schema (draft-07) of builds.toml: the core keys and the options of "
+        "the installed platforms, with descriptions, for editors that complete and check "
+        "TOML from one (taplo, VS Code's Even Better TOML, JetBrains).",
+        _schema_arguments,
+    ),
 }
 
 

@@ -7,7 +7,9 @@ comments. A JavaScript workspace (pnpm-workspace.yaml, or package.json
 "workspaces") becomes one `[workspaces.<name>]` table instead, whose packages
 are discovered at load time; the packages inside a workspace at the top get
 no build of their own. It never overwrites an existing builds.toml unless
-asked to.
+asked to. Beside it, it writes `.buildsys/builds.schema.json` (`buildsys
+schema`), which the file's first line, taplo's `#:schema` directive, points
+editors at: a path relative to builds.toml.
 """
 
 from __future__ import annotations
@@ -138,7 +140,8 @@ def _plugin_note(platform: str) -> str:
     return f" (needs buildsys-plugin-{platform})"
 
 
-def render(builds: list[Detected]) -> str:
+def render(builds: list[Detected], schema: str | None = None) -> str:
+    """The starter file for `builds`; with `schema`, its first line points editors there."""
     import tomlkit
 
     doc = tomlkit.document()
@@ -193,11 +196,14 @@ def render(builds: list[Detected]) -> str:
         doc.add("workspaces", workspaces_table)
     if builds_table or not workspaces_table:
         doc.add("builds", builds_table)
-    return tomlkit.dumps(doc)
+    # Not a tomlkit comment, which would be "# :schema": taplo reads "#:schema" only.
+    directive = f"#:schema ./{schema}\n" if schema is not None else ""
+    return directive + tomlkit.dumps(doc)
 
 
 def write_starter(path: Path, *, force: bool = False) -> list[Detected]:
-    """Write a starter builds.toml at `path`; refuses to overwrite one unless `force`."""
+    """Write a starter builds.toml at `path`, and the schema it names; refuses to
+    overwrite a builds.toml unless `force`."""
     if path.exists() and not force:
         raise UsageError(f"{path} already exists; edit it, or pass --force to replace it")
     if not path.parent.is_dir():
@@ -205,19 +211,29 @@ def write_starter(path: Path, *, force: bool = False) -> list[Detected]:
             f"cannot write {path}: there is no directory {path.parent}; "
             f"create it first (mkdir -p {path.parent})"
         )
+    from ..config.schema import SCHEMA_FILE
+
     builds = detect(path.parent)
     try:
-        path.write_text(render(builds))
+        path.write_text(render(builds, SCHEMA_FILE))
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    from ..engine.lock import state_dir
+    from .schema import write_schema
+
+    state_dir(path.parent)  # .buildsys/, with the .gitignore that keeps it out of git
+    write_schema(path.parent / SCHEMA_FILE)
     return builds
 
 
 def init(args: argparse.Namespace) -> int:
     """The `buildsys init` command."""
+    from ..config.schema import SCHEMA_FILE
+
     path = Path(args.file)
     builds = write_starter(path, force=args.force)
     what = ", ".join(f"{b.name} ({b.platform})" for b in builds) or "an example command build"
     print(f"wrote {path}: {what}")
+    print(f"wrote {path.parent / SCHEMA_FILE}: the schema its first line points editors at")
     print("next: review it, then run `buildsys check` and `buildsys build`")
     return EXIT_OK

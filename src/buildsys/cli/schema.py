@@ -1,0 +1,53 @@
+"""`buildsys schema`: the JSON Schema of builds.toml, for editors that complete TOML.
+
+It describes the core keys and the options of the platforms installed here;
+`buildsys init` writes it to `.buildsys/builds.schema.json` and points
+builds.toml at it with taplo's `#:schema` line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import UsageError
+from ._shared import EXIT_OK
+
+if TYPE_CHECKING:
+    import argparse
+
+    from ..plugin.manager import PluginHost
+
+__all__ = ["schema", "write_schema"]
+
+
+def write_schema(path: Path, plugins: PluginHost | None = None) -> None:
+    """Write the schema at `path`, creating nothing but the file."""
+    from ..config.schema import schema_text
+    from ..plugin.manager import PluginHost
+
+    text = schema_text(plugins or PluginHost().load())
+    if not path.parent.is_dir():
+        raise UsageError(
+            f"cannot write {path}: there is no directory {path.parent}; "
+            f"create it first (mkdir -p {path.parent})"
+        )
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def schema(args: argparse.Namespace) -> int:
+    """The `buildsys schema` command."""
+    if args.output is None:
+        import sys
+
+        from ..config.schema import schema_text
+        from ..plugin.manager import PluginHost
+
+        sys.stdout.write(schema_text(PluginHost().load()))
+        return EXIT_OK
+    write_schema(Path(args.output))
+    print(f"wrote {args.output}")
+    return EXIT_OK
