@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import tomllib
 
@@ -69,3 +70,15 @@ def test_init_with_a_file_elsewhere_writes_the_schema_beside_it(tmp_path):
     assert res.rc == 0, res
     assert (tmp_path / "app" / ".buildsys" / "builds.schema.json").is_file()
     assert not (tmp_path / ".buildsys").exists()
+
+
+def test_a_plugin_that_failed_to_load_is_named(monkeypatch, capsys):
+    from buildsys.cli import schema as command
+    from buildsys.plugin.manager import PluginInfo
+
+    broken = PluginInfo("acme", "1.0", "buildsys-plugin-acme", False, error="ImportError: nope")
+    monkeypatch.setattr(PluginHost, "broken", lambda self: [broken])
+    assert command.schema(argparse.Namespace(output=None)) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["$schema"]
+    assert "plugin 'acme' failed to load (ImportError: nope)" in err

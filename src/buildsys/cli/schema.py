@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import UsageError
-from ._shared import EXIT_OK
+from ._shared import EXIT_OK, err
 
 if TYPE_CHECKING:
     import argparse
@@ -21,12 +21,25 @@ if TYPE_CHECKING:
 __all__ = ["schema", "write_schema"]
 
 
+def _installed() -> PluginHost:
+    """The installed plugins; a warning for each that failed to load, as its options
+    are missing from the schema."""
+    from ..plugin.manager import PluginHost
+
+    plugins = PluginHost().load()
+    for broken in plugins.broken():
+        err(
+            f"buildsys: warning: plugin {broken.name!r} failed to load ({broken.error}); "
+            "its platforms are not in the schema"
+        )
+    return plugins
+
+
 def write_schema(path: Path, plugins: PluginHost | None = None) -> None:
     """Write the schema at `path`, creating nothing but the file."""
     from ..config.schema import schema_text
-    from ..plugin.manager import PluginHost
 
-    text = schema_text(plugins or PluginHost().load())
+    text = schema_text(plugins or _installed())
     if not path.parent.is_dir():
         raise UsageError(
             f"cannot write {path}: there is no directory {path.parent}; "
@@ -44,9 +57,8 @@ def schema(args: argparse.Namespace) -> int:
         import sys
 
         from ..config.schema import schema_text
-        from ..plugin.manager import PluginHost
 
-        sys.stdout.write(schema_text(PluginHost().load()))
+        sys.stdout.write(schema_text(_installed()))
         return EXIT_OK
     write_schema(Path(args.output))
     print(f"wrote {args.output}")

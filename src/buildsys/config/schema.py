@@ -1,10 +1,11 @@
 """A JSON Schema of builds.toml, for editors that complete and check TOML from one.
 
 Generated from the key tables (`keys.py`) and the installed platforms'
-`options` attrs classes, in draft-07: taplo (VS Code's Even Better TOML,
-taplo-lsp in other editors) reads drafts 4 to 7, JetBrains 4 to 2020-12, and
-draft-07 is the newest with `if`/`then`, which picks a build's options by its
-`platform`.
+`options` attrs classes, in draft-07: the newest draft taplo (VS Code's Even
+Better TOML, taplo-lsp in other editors) validates well, which JetBrains IDEs
+read too, and the first with `if`/`then`, which picks a build's options by
+its `platform`. Editors ignore the keywords they do not know; `x-taplo` tells
+taplo which key a new build table starts with.
 
 The schema accepts every file the loader accepts, and rejects what it can
 say in JSON Schema of what the loader rejects: unknown keys (the options of
