@@ -3,13 +3,13 @@ checked, the platform looked up, paths kept inside the project."""
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from .._prefix import prefix_patterns
 from .keys import BUILD_KEYS, NAME_RE, Invalid, did_you_mean
 from .model import BuildConfig
 from .platform_options import Located, OptionChecker
@@ -275,12 +275,4 @@ def _merge(layers: Sequence[Layer], in_profile: bool) -> Located:
 
 def under(cwd: str, patterns: Sequence[str]) -> tuple[str, ...]:
     """Patterns relative to `cwd` made relative to the project root."""
-    prefix = posixpath.normpath(cwd.strip("/"))
-    if prefix in ("", "."):
-        return tuple(patterns)
-    out = []
-    for pattern in patterns:
-        negated = pattern.startswith("!")
-        body = pattern[1:] if negated else pattern
-        out.append(("!" if negated else "") + f"{prefix}/{body.lstrip('/')}")
-    return tuple(out)
+    return prefix_patterns(patterns, cwd, anchored=False)

@@ -28,6 +28,7 @@ from typing import Any
 import attrs
 
 from .._converters import opt_strs, strs
+from .._prefix import prefix_patterns
 
 __all__ = [
     "Workspace",
@@ -295,12 +296,4 @@ def anchor_patterns(patterns: Iterable[str], under: str) -> tuple[str, ...]:
     `""` for the project root itself): `/pnpm-lock.yaml` under `js` is
     `/js/pnpm-lock.yaml`, `!/packages/a/dist/**` is `!/js/packages/a/dist/**`.
     """
-    prefix = under.strip("/")
-    if prefix in ("", "."):
-        return tuple(patterns)
-    anchored = []
-    for pattern in patterns:
-        negated = pattern.startswith("!")
-        body = pattern[1:] if negated else pattern
-        anchored.append(("!" if negated else "") + f"/{prefix}/{body.lstrip('/')}")
-    return tuple(anchored)
+    return prefix_patterns(patterns, under, anchored=True)
