@@ -140,6 +140,21 @@ def _plugin_note(platform: str) -> str:
     return f" (needs buildsys-plugin-{platform})"
 
 
+def _detected_table(build: Detected, *, directory_key: str) -> Any:
+    """What was found, as a table: a comment, its platform, its directory under
+    `directory_key` (`cwd` for a build, `root` for a workspace), its options."""
+    import tomlkit
+
+    table = tomlkit.table()
+    table.add(tomlkit.comment(build.comment + _plugin_note(build.platform)))
+    table.add("platform", build.platform)
+    if build.cwd != ".":
+        table.add(directory_key, build.cwd)
+    for key, value in build.options.items():
+        table.add(key, value)
+    return table
+
+
 def render(builds: list[Detected], schema: str | None = None) -> str:
     """The starter file for `builds`; with `schema`, its first line points editors there."""
     import tomlkit
@@ -166,13 +181,7 @@ def render(builds: list[Detected], schema: str | None = None) -> str:
     for build in builds:
         if build.kind != "workspace":
             continue
-        table = tomlkit.table()
-        table.add(tomlkit.comment(build.comment + _plugin_note(build.platform)))
-        table.add("platform", build.platform)
-        if build.cwd != ".":
-            table.add("root", build.cwd)
-        for key, value in build.options.items():
-            table.add(key, value)
+        table = _detected_table(build, directory_key="root")
         table.add(tomlkit.comment('members = ["packages/*"]   # only these member directories'))
         table.add(tomlkit.comment('exclude = ["packages/legacy"]'))
         table.add(tomlkit.comment('outputs = ["dist/**"]      # relative to each member'))
@@ -183,13 +192,7 @@ def render(builds: list[Detected], schema: str | None = None) -> str:
     for build in builds:
         if build.kind == "workspace":
             continue
-        table = tomlkit.table()
-        table.add(tomlkit.comment(build.comment + _plugin_note(build.platform)))
-        table.add("platform", build.platform)
-        if build.cwd != ".":
-            table.add("cwd", build.cwd)
-        for key, value in build.options.items():
-            table.add(key, value)
+        table = _detected_table(build, directory_key="cwd")
         table.add(tomlkit.comment('depends-on = ["..."]   # builds that must succeed first'))
         builds_table.add(build.name, table)
     if workspaces_table:
